@@ -1,0 +1,3 @@
+"""SelfLearningTrader: an automated trader for Binance USDⓈ-M perpetual futures."""
+
+__version__ = "0.1.0"

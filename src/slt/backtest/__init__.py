@@ -1,0 +1,1 @@
+"""Historical driver, metrics and reports."""
