@@ -49,7 +49,7 @@ class RiskConfig(BaseModel):
         0.02, gt=0, le=1, description="cap: notional × atr_pct ≤ equity × this"
     )
     max_leverage: int = Field(10, ge=1, le=125)
-    min_leverage: int = Field(1, ge=1, le=125)
+    min_leverage: int = Field(4, ge=1, le=125)
     liquidation_buffer_pct: float = Field(0.005, ge=0, le=0.5)
     max_margin_fraction: float = Field(
         0.3, gt=0, le=1, description="a position's margin ≤ this fraction of equity"
@@ -95,6 +95,7 @@ class BaselineConfig(BaseModel):
     fast: int = Field(20, ge=2)
     slow: int = Field(60, ge=3)
     atr_period: int = Field(14, ge=2)
+    band_atr: float = Field(0.25, ge=0, description="spread beyond ±band×ATR sets the regime")
     min_atr_pct: float = Field(0.0005, ge=0)
     max_atr_pct: float = Field(0.02, gt=0)
 
@@ -112,7 +113,7 @@ class BacktestConfig(BaseModel):
     symbols: tuple[str, ...] = ()
     start_ms: int | None = None
     end_ms: int | None = None
-    strategy: Literal["baseline", "always_in"] = "baseline"
+    strategy: Literal["baseline"] = "baseline"
     report_dir: Path = Path("slt-data/reports")
 
 

@@ -17,6 +17,7 @@ class OrderRequest(msgspec.Struct, frozen=True):
     `side` is the order side as a direction (LONG = BUY, SHORT = SELL). `quantity` is None only
     for `close_position` orders, which close whatever is left of the position when triggered.
     `stop_price` is the trigger for STOP_MARKET / TAKE_PROFIT_MARKET (Binance `triggerPrice`).
+    `leverage` is set on entries: the venue adapter applies it to the symbol before sending.
     """
 
     client_id: str
@@ -28,6 +29,7 @@ class OrderRequest(msgspec.Struct, frozen=True):
     stop_price: Decimal | None = None
     reduce_only: bool = False
     close_position: bool = False
+    leverage: int | None = None
     created_ms: int = 0
 
     @property

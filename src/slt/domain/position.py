@@ -41,7 +41,7 @@ class Position(msgspec.Struct, frozen=True):
     funding: Decimal = Decimal(0)
     realized_pnl: Decimal = Decimal(0)
     exits: tuple[ExitLeg, ...] = ()
-    closing: bool = False
+    closing_reason: ExitReason | None = None
 
     def unrealized_pnl(self, price: float) -> float:
         """Float PnL at `price` for decisions (the ledger uses Decimal on fills)."""

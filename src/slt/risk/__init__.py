@@ -1,1 +1,1 @@
-"""risk package."""
+"""The independent risk layer: sizing, leverage, stops and exits, portfolio, protections."""

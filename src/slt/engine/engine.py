@@ -1,0 +1,296 @@
+"""The Engine: `step(state, event) -> (state, commands)`, the only place trading decisions are made.
+
+Backtest, paper and live all drive this same function with the same events; it reads no clock
+and does no I/O, so a run is reproducible from its events alone.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from slt.config import FeeConfig, RiskConfig
+from slt.domain import (
+    BarsClosed,
+    Command,
+    Event,
+    ExitReason,
+    Fill,
+    FundingApplied,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderPurpose,
+    OrderRejected,
+    OrderType,
+    Position,
+    Side,
+    Timer,
+)
+from slt.engine.entries import enter, passes_thresholds
+from slt.engine.state import EngineState, PendingEntry
+from slt.engine.tx import Tx
+from slt.risk.exits import (
+    breakeven_stop,
+    close_exit_reason,
+    protective_prices,
+    trailed_stop,
+)
+from slt.risk.portfolio import rotation_victim, signal_strength
+from slt.risk.protections import check_drawdown, entries_allowed, roll_day
+from slt.rules import ExchangeRules, isolated_liquidation_price
+
+replace = msgspec.structs.replace
+
+_FILL_REASON = {
+    OrderPurpose.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
+    OrderPurpose.PARTIAL_TAKE_PROFIT: ExitReason.PARTIAL_TAKE_PROFIT,
+}
+
+
+class Engine:
+    """Pure decision logic, configured once with the exchange rules and the risk settings."""
+
+    def __init__(self, rules: ExchangeRules, risk: RiskConfig, fees: FeeConfig) -> None:
+        self.rules = rules
+        self.risk = risk
+        self.fees = fees
+
+    def initial_state(self, balance: Decimal) -> EngineState:
+        return EngineState(balance=balance)
+
+    def step(self, state: EngineState, event: Event) -> tuple[EngineState, list[Command]]:
+        if isinstance(event, OrderAccepted):
+            return state, []
+        tx = Tx(state)
+        if isinstance(event, BarsClosed):
+            tx.time_ms = max(tx.time_ms, event.time_ms)
+            self._on_bars(tx, event)
+        elif isinstance(event, OrderFilled):
+            tx.time_ms = max(tx.time_ms, event.fill.time_ms)
+            self._on_fill(tx, event.fill)
+        elif isinstance(event, OrderRejected):
+            self._on_reject(tx, event)
+        elif isinstance(event, OrderCanceled):
+            tx.orders = [o for o in tx.orders if o.client_id != event.client_id]
+        elif isinstance(event, FundingApplied):
+            self._on_funding(tx, event)
+        elif isinstance(event, Timer):
+            tx.time_ms = max(tx.time_ms, event.time_ms)
+            self._on_timer(tx)
+        return tx.freeze(), tx.commands
+
+    def close_all(
+        self, state: EngineState, time_ms: int, reason: ExitReason
+    ) -> tuple[EngineState, list[Command]]:
+        """Exit every open position at market (end of a backtest, or `--flatten` on shutdown)."""
+        tx = Tx(state)
+        tx.time_ms = max(tx.time_ms, time_ms)
+        for pos in list(tx.positions):
+            if pos.closing_reason is None:
+                tx.exit(pos, reason)
+        return tx.freeze(), tx.commands
+
+    # candle closes ---------------------------------------------------------------------------
+    def _on_bars(self, tx: Tx, event: BarsClosed) -> None:
+        cfg = self.risk
+        for bar in event.bars:
+            pos = tx.position(bar.candle.symbol)
+            if pos is not None:
+                c = bar.candle.close
+                best = max(pos.best_price, c) if pos.side is Side.LONG else min(pos.best_price, c)
+                tx.set_position(replace(pos, mark_price=c, best_price=best))
+        equity = tx.equity()
+        tx.set_protections(check_drawdown(cfg, roll_day(tx.protections, tx.time_ms, equity), equity))
+
+        for bar in event.bars:
+            pos = tx.position(bar.candle.symbol)
+            if pos is None or pos.closing_reason is not None:
+                continue
+            reason = close_exit_reason(cfg, pos, bar.candle.close, bar.signal, tx.time_ms)
+            if reason is not None:
+                tx.exit(pos, reason)
+                continue
+            stop = trailed_stop(cfg, self.rules.get(pos.symbol), pos)
+            if stop is not None:
+                tx.move_stop(pos, stop, ExitReason.TRAILING_STOP)
+
+        if not entries_allowed(tx.protections, tx.time_ms):
+            return
+        signals = [
+            (b.signal, b.candle.close)
+            for b in event.bars
+            if b.signal is not None and passes_thresholds(cfg, b.signal)
+        ]
+        signals.sort(key=lambda s: (-signal_strength(s[0].expected_return, s[0].confidence), s[0].symbol))
+        for signal, price in signals:
+            pos = tx.position(signal.symbol)
+            if pos is not None and pos.closing_reason is None:
+                if int(pos.side) == signal.direction:
+                    tx.set_position(
+                        replace(pos, expected_return=signal.expected_return, confidence=signal.confidence)
+                    )
+                continue
+            if tx.pending_for(signal.symbol) is not None:
+                continue
+            if tx.active_count() >= cfg.max_positions:
+                victim = rotation_victim(cfg, self.fees, tx.positions, signal)
+                if victim is None:
+                    continue
+                tx.exit(victim, ExitReason.ROTATION)
+            enter(tx, cfg, self.fees, self.rules.get(signal.symbol), signal, price)
+
+    def _on_timer(self, tx: Tx) -> None:
+        for pos in list(tx.positions):
+            if pos.closing_reason is None:
+                reason = close_exit_reason(self.risk, pos, pos.mark_price, None, tx.time_ms)
+                if reason is not None:
+                    tx.exit(pos, reason)
+
+    # fills -----------------------------------------------------------------------------------
+    def _on_fill(self, tx: Tx, fill: Fill) -> None:
+        pending = next((p for p in tx.pending if p.order.client_id == fill.client_id), None)
+        if pending is not None:
+            self._on_entry_fill(tx, pending, fill)
+            return
+        order = next((o for o in tx.orders if o.client_id == fill.client_id), None)
+        pos = tx.position(fill.symbol)
+        if pos is None:
+            tx.balance -= fill.fee
+            tx.notice("unknown_fill", f"fill {fill.client_id} on {fill.symbol} with no position")
+            return
+        if fill.liquidation:
+            reason = ExitReason.LIQUIDATION
+        elif order is None:
+            tx.balance -= fill.fee
+            tx.notice("unknown_fill", f"fill {fill.client_id} matches no open order")
+            return
+        elif order.purpose is OrderPurpose.STOP_LOSS:
+            reason = pos.stop_reason
+        elif order.purpose is OrderPurpose.EXIT:
+            reason = pos.closing_reason or ExitReason.SIGNAL_REVERSAL
+        else:
+            reason = _FILL_REASON[order.purpose]
+        qty = min(fill.quantity, pos.quantity)
+        if order is not None and (order.close_position or order.quantity == qty):
+            tx.orders = [o for o in tx.orders if o.client_id != order.client_id]
+        rest = tx.reduce(self.risk, pos, qty, fill.price, fill.fee, reason)
+        if rest is not None and reason is ExitReason.PARTIAL_TAKE_PROFIT:
+            if self.risk.breakeven_after_partial:
+                be = breakeven_stop(self.rules.get(rest.symbol), rest)
+                if be is not None:
+                    tx.move_stop(rest, be, ExitReason.TRAILING_STOP)
+
+    def _on_entry_fill(self, tx: Tx, pending: PendingEntry, fill: Fill) -> None:
+        rules = self.rules.get(fill.symbol)
+        side = pending.order.side
+        tx.balance -= fill.fee
+        filled = pending.filled + fill.quantity
+        if pending.order.quantity is not None and filled < pending.order.quantity:
+            tx.pending = [replace(p, filled=filled) if p is pending else p for p in tx.pending]
+        else:
+            tx.pending = [p for p in tx.pending if p is not pending]
+        existing = tx.position(fill.symbol)
+        if existing is not None and existing.closing_reason is None and existing.side is side:
+            qty = existing.quantity + fill.quantity
+            avg = (existing.quantity * existing.entry_price + fill.quantity * fill.price) / qty
+            margin = qty * avg / existing.leverage
+            liq = isolated_liquidation_price(
+                rules, side=int(side), quantity=qty, entry_price=avg, wallet_balance=margin
+            )
+            tx.set_position(
+                replace(
+                    existing,
+                    quantity=qty,
+                    initial_quantity=existing.initial_quantity + fill.quantity,
+                    entry_price=avg,
+                    margin=margin,
+                    liquidation_price=liq,
+                    fees=existing.fees + fill.fee,
+                )
+            )
+            return
+        prices = protective_prices(self.risk, rules, side, fill.price, fill.quantity)
+        margin = fill.quantity * fill.price / pending.leverage
+        stop = tx.place_stop(fill.symbol, side, prices.stop)
+        tx.orders.append(
+            tx.new_order(
+                OrderPurpose.TAKE_PROFIT,
+                symbol=fill.symbol,
+                side=side.opposite,
+                type=OrderType.TAKE_PROFIT_MARKET,
+                stop_price=prices.take_profit,
+                close_position=True,
+            )
+        )
+        if prices.partial is not None:
+            tx.orders.append(
+                tx.new_order(
+                    OrderPurpose.PARTIAL_TAKE_PROFIT,
+                    symbol=fill.symbol,
+                    side=side.opposite,
+                    type=OrderType.TAKE_PROFIT_MARKET,
+                    stop_price=prices.partial,
+                    quantity=prices.partial_quantity,
+                    reduce_only=True,
+                )
+            )
+        price = float(fill.price)
+        tx.set_position(
+            Position(
+                symbol=fill.symbol,
+                side=side,
+                quantity=fill.quantity,
+                entry_price=fill.price,
+                entry_time_ms=fill.time_ms,
+                leverage=pending.leverage,
+                margin=margin,
+                initial_quantity=fill.quantity,
+                stop_price=prices.stop,
+                take_profit_price=prices.take_profit,
+                partial_price=prices.partial,
+                stop_client_id=stop.client_id,
+                stop_reason=ExitReason.STOP_LOSS,
+                best_price=price,
+                mark_price=price,
+                liquidation_price=isolated_liquidation_price(
+                    rules,
+                    side=int(side),
+                    quantity=fill.quantity,
+                    entry_price=fill.price,
+                    wallet_balance=margin,
+                ),
+                expected_return=pending.expected_return,
+                confidence=pending.confidence,
+                source=pending.source,
+                fees=fill.fee,
+            )
+        )
+
+    def _on_reject(self, tx: Tx, event: OrderRejected) -> None:
+        cid = event.order.client_id
+        tx.time_ms = max(tx.time_ms, event.time_ms)
+        msg = f"{event.order.symbol} {event.order.purpose.name} rejected ({event.code}): {event.reason}"
+        tx.notice("order_rejected", msg)
+        if any(p.order.client_id == cid for p in tx.pending):
+            tx.pending = [p for p in tx.pending if p.order.client_id != cid]
+            return
+        tx.orders = [o for o in tx.orders if o.client_id != cid]
+        pos = tx.position(event.order.symbol)
+        if pos is None:
+            return
+        if event.order.purpose is OrderPurpose.STOP_LOSS and pos.closing_reason is None:
+            # Never leave a position without its stop: if the stop cannot rest, get out now.
+            tx.exit(pos, pos.stop_reason)
+        elif event.order.purpose is OrderPurpose.EXIT:
+            # The exit did not go through: the position stays, so it gets its stop back.
+            reopened = replace(pos, closing_reason=None)
+            tx.set_position(reopened)
+            tx.move_stop(reopened, pos.stop_price, pos.stop_reason)
+
+    def _on_funding(self, tx: Tx, event: FundingApplied) -> None:
+        tx.balance += event.amount
+        pos = tx.position(event.symbol)
+        if pos is not None:
+            tx.set_position(replace(pos, funding=pos.funding - event.amount))

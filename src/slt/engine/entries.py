@@ -1,0 +1,118 @@
+"""Turning a signal into an entry order: size, leverage, margin and exchange rules, in that order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from slt.config import FeeConfig, RiskConfig
+from slt.domain import OrderPurpose, OrderType, RejectReason, Side, Signal
+from slt.engine.state import PendingEntry
+from slt.engine.tx import Tx
+from slt.risk.leverage import choose_leverage
+from slt.risk.sizing import target_quantity
+from slt.risk.stats import trade_stats
+from slt.rules import Rounding, SymbolRules, check_order
+
+
+def passes_thresholds(cfg: RiskConfig, signal: Signal) -> bool:
+    return (
+        signal.direction != 0
+        and signal.expected_return >= cfg.min_expected_return
+        and signal.confidence >= cfg.min_confidence
+    )
+
+
+def enter(
+    tx: Tx, cfg: RiskConfig, fees: FeeConfig, rules: SymbolRules, signal: Signal, price: float
+) -> bool:
+    """Place a market entry for `signal` at about `price`; False (with a notice) when refused."""
+    side = Side(signal.direction)
+    entry = Decimal(repr(price))
+    equity = tx.equity()
+    stats = trade_stats(tx.recent_returns)
+    qty_f, max_f = target_quantity(
+        cfg,
+        equity=equity,
+        entry_price=price,
+        stop_distance_pct=cfg.stop_loss_pct,
+        atr_pct=signal.atr_pct,
+        stats=stats,
+        confidence=signal.confidence,
+    )
+    qty = rules.round_qty(Decimal(repr(qty_f)), Rounding.DOWN, market=True)
+    max_qty = rules.round_qty(Decimal(repr(max_f)), Rounding.DOWN, market=True)
+    # The risk budget may allow a bump to min notional; leverage is chosen for the final size.
+    check = check_order(
+        rules,
+        side=int(side),
+        order_type="MARKET",
+        quantity=qty,
+        price=None,
+        mark_price=entry,
+        max_quantity=max_qty,
+    )
+    if not check.ok or check.quantity is None:
+        return _refuse(tx, signal, RejectReason.MIN_NOTIONAL, check.code, check.reason)
+    qty = check.quantity
+    stop_estimate = entry * (1 - int(side) * Decimal(repr(cfg.stop_loss_pct)))
+    leverage = choose_leverage(
+        cfg,
+        rules,
+        side=int(side),
+        quantity=qty,
+        entry_price=entry,
+        stop_price=stop_estimate,
+        stats=stats,
+        confidence=signal.confidence,
+    )
+    if leverage <= 0:
+        return _refuse(
+            tx, signal, RejectReason.RISK_BUDGET, 0, "no leverage keeps liquidation beyond the stop"
+        )
+    taker = Decimal(repr(fees.taker_rate))
+    budget = Decimal(repr(max(0.0, min(tx.available(), cfg.max_margin_fraction * equity))))
+    per_unit = entry / leverage + entry * taker
+    if qty * per_unit > budget:
+        qty = rules.round_qty(budget / per_unit, Rounding.DOWN, market=True)
+        check = check_order(
+            rules,
+            side=int(side),
+            order_type="MARKET",
+            quantity=qty,
+            price=None,
+            mark_price=entry,
+        )
+        if not check.ok or check.quantity is None:
+            return _refuse(
+                tx,
+                signal,
+                RejectReason.INSUFFICIENT_MARGIN,
+                -2019,
+                f"margin available for {signal.symbol} ({budget:.2f} USDT) is too small "
+                f"for a valid order ({check.reason})",
+            )
+        qty = check.quantity
+    order = tx.new_order(
+        OrderPurpose.ENTRY,
+        symbol=signal.symbol,
+        side=side,
+        type=OrderType.MARKET,
+        quantity=qty,
+        leverage=leverage,
+    )
+    tx.pending.append(
+        PendingEntry(
+            order=order,
+            leverage=leverage,
+            margin=qty * entry / leverage,
+            expected_return=signal.expected_return,
+            confidence=signal.confidence,
+            source=signal.source,
+        )
+    )
+    return True
+
+
+def _refuse(tx: Tx, signal: Signal, reason: RejectReason, code: int, text: str) -> bool:
+    tx.notice(f"rejected:{reason.value}", f"{signal.symbol} entry not placed (code {code}): {text}")
+    return False

@@ -1,0 +1,229 @@
+"""A step's working copy of the state.
+
+`Engine.step` is pure: it never mutates the state it was given. Inside one step the engine
+edits this private copy and freezes it into the next `EngineState` at the end; the primitives
+here (enter, exit, move the stop, reduce a position) are the only ways positions and orders
+change, so every path keeps them consistent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from slt.config import RiskConfig
+from slt.domain import (
+    CancelOrder,
+    Command,
+    ExitLeg,
+    ExitReason,
+    Notice,
+    OrderPurpose,
+    OrderRequest,
+    OrderType,
+    PlaceOrder,
+    Position,
+    RecordTrade,
+    Side,
+    TradeRecord,
+    client_order_id,
+)
+from slt.engine.state import EngineState, PendingEntry
+from slt.risk.protections import Protections, record_trade
+
+replace = msgspec.structs.replace
+
+
+class Tx:
+    def __init__(self, state: EngineState) -> None:
+        self.balance = state.balance
+        self.time_ms = state.time_ms
+        self.positions = list(state.positions)
+        self.pending = list(state.pending)
+        self.orders = list(state.orders)
+        self.seq = state.seq
+        self.recent_returns = state.recent_returns
+        self.protections = state.protections
+        self.commands: list[Command] = []
+
+    def freeze(self) -> EngineState:
+        return EngineState(
+            balance=self.balance,
+            time_ms=self.time_ms,
+            positions=tuple(self.positions),
+            pending=tuple(self.pending),
+            orders=tuple(self.orders),
+            seq=self.seq,
+            recent_returns=self.recent_returns,
+            protections=self.protections,
+        )
+
+    # lookups ---------------------------------------------------------------------------------
+    def position(self, symbol: str) -> Position | None:
+        for p in self.positions:
+            if p.symbol == symbol:
+                return p
+        return None
+
+    def pending_for(self, symbol: str) -> PendingEntry | None:
+        for p in self.pending:
+            if p.symbol == symbol:
+                return p
+        return None
+
+    def equity(self) -> float:
+        return float(self.balance) + sum(p.unrealized_pnl(p.mark_price) for p in self.positions)
+
+    def available(self) -> float:
+        locked = sum(p.margin for p in self.positions) + sum(p.margin for p in self.pending)
+        return float(self.balance - locked)
+
+    def active_count(self) -> int:
+        return sum(1 for p in self.positions if p.closing_reason is None) + len(self.pending)
+
+    # primitives ------------------------------------------------------------------------------
+    def set_position(self, new: Position) -> None:
+        for i, p in enumerate(self.positions):
+            if p.symbol == new.symbol:
+                self.positions[i] = new
+                return
+        self.positions.append(new)
+
+    def drop_position(self, symbol: str) -> None:
+        self.positions = [p for p in self.positions if p.symbol != symbol]
+
+    def notice(self, kind: str, message: str) -> None:
+        self.commands.append(Notice(self.time_ms, kind, message))
+
+    def new_order(self, purpose: OrderPurpose, **fields: object) -> OrderRequest:
+        self.seq += 1
+        order = OrderRequest(
+            client_id=client_order_id(self.seq, purpose),
+            purpose=purpose,
+            created_ms=self.time_ms,
+            **fields,  # type: ignore[arg-type]
+        )
+        self.commands.append(PlaceOrder(order))
+        return order
+
+    def cancel(self, order: OrderRequest) -> None:
+        self.orders = [o for o in self.orders if o.client_id != order.client_id]
+        self.commands.append(CancelOrder(order.symbol, order.client_id))
+
+    def cancel_symbol_orders(self, symbol: str, keep_exits: bool = False) -> None:
+        for o in [o for o in self.orders if o.symbol == symbol]:
+            if keep_exits and o.purpose is OrderPurpose.EXIT:
+                continue
+            self.cancel(o)
+
+    def place_stop(self, symbol: str, side: Side, price: Decimal) -> OrderRequest:
+        order = self.new_order(
+            OrderPurpose.STOP_LOSS,
+            symbol=symbol,
+            side=side.opposite,
+            type=OrderType.STOP_MARKET,
+            stop_price=price,
+            close_position=True,
+        )
+        self.orders.append(order)
+        return order
+
+    def move_stop(self, pos: Position, price: Decimal, reason: ExitReason) -> None:
+        old = next((o for o in self.orders if o.client_id == pos.stop_client_id), None)
+        if old is not None:
+            self.cancel(old)
+        order = self.place_stop(pos.symbol, pos.side, price)
+        self.set_position(
+            replace(pos, stop_price=price, stop_client_id=order.client_id, stop_reason=reason)
+        )
+
+    def exit(self, pos: Position, reason: ExitReason) -> None:
+        """Close at market (reduce-only) and cancel the resting protective orders."""
+        self.cancel_symbol_orders(pos.symbol)
+        order = self.new_order(
+            OrderPurpose.EXIT,
+            symbol=pos.symbol,
+            side=pos.side.opposite,
+            type=OrderType.MARKET,
+            quantity=pos.quantity,
+            reduce_only=True,
+        )
+        self.orders.append(order)
+        self.set_position(replace(pos, closing_reason=reason))
+
+    def reduce(
+        self,
+        cfg: RiskConfig,
+        pos: Position,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        reason: ExitReason,
+    ) -> Position | None:
+        """Book an exit fill; returns the remaining position, or None when the trade closed."""
+        pnl = int(pos.side) * quantity * (price - pos.entry_price)
+        self.balance += pnl - fee
+        leg = ExitLeg(self.time_ms, quantity, price, reason, pnl, fee)
+        remaining = pos.quantity - quantity
+        if remaining > 0:
+            rest = replace(
+                pos,
+                quantity=remaining,
+                margin=pos.margin * remaining / pos.quantity,
+                realized_pnl=pos.realized_pnl + pnl,
+                fees=pos.fees + fee,
+                exits=(*pos.exits, leg),
+            )
+            self.set_position(rest)
+            return rest
+        self._close_trade(cfg, replace(pos, exits=(*pos.exits, leg)), pnl, fee, reason)
+        return None
+
+    def _close_trade(
+        self, cfg: RiskConfig, pos: Position, pnl: Decimal, fee: Decimal, reason: ExitReason
+    ) -> None:
+        self.drop_position(pos.symbol)
+        self.cancel_symbol_orders(pos.symbol)
+        gross = pos.realized_pnl + pnl
+        fees = pos.fees + fee
+        net = gross - fees - pos.funding
+        closed = sum((leg.quantity for leg in pos.exits), Decimal(0))
+        exit_price = sum((leg.quantity * leg.price for leg in pos.exits), Decimal(0)) / closed
+        entry_notional = pos.initial_quantity * pos.entry_price
+        trade = TradeRecord(
+            symbol=pos.symbol,
+            side=pos.side,
+            entry_time_ms=pos.entry_time_ms,
+            exit_time_ms=self.time_ms,
+            entry_price=pos.entry_price,
+            exit_price=exit_price.quantize(Decimal("1e-8")).normalize(),
+            quantity=pos.initial_quantity,
+            leverage=pos.leverage,
+            margin=pos.initial_quantity * pos.entry_price / pos.leverage,
+            gross_pnl=gross,
+            fees=fees,
+            funding=pos.funding,
+            net_pnl=net,
+            return_pct=float(net / entry_notional),
+            exit_reason=reason,
+            exits=pos.exits,
+            expected_return=pos.expected_return,
+            confidence=pos.confidence,
+            source=pos.source,
+        )
+        self.commands.append(RecordTrade(trade))
+        self.recent_returns = (*self.recent_returns, trade.return_pct)[-cfg.kelly_lookback_trades :]
+        before = self.protections
+        self.protections = record_trade(cfg, before, float(net), self.time_ms)
+        if self.protections.cooldown_until_ms > before.cooldown_until_ms:
+            self.notice(
+                "cooldown",
+                f"{cfg.max_consecutive_losses} losing trades in a row: no new entries until "
+                f"{self.protections.cooldown_until_ms}",
+            )
+
+    def set_protections(self, p: Protections) -> None:
+        if p.halted and not self.protections.halted:
+            self.notice("halt", "daily drawdown limit reached: no new entries until next UTC day")
+        self.protections = p

@@ -1,0 +1,113 @@
+"""The exits, as pure decisions over a position and the latest closed candle.
+
+Seven exits, each with its reason code: stop-loss, take-profit and partial take-profit are
+resting orders at the venue (they fill intrabar); trailing stop / breakeven move the resting
+stop; time, emergency and signal-reversal exits are decided here at a candle close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from slt.config import RiskConfig
+from slt.domain import ExitReason, Position, Side, Signal
+from slt.rules import Rounding, SymbolRules
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectivePrices:
+    stop: Decimal
+    take_profit: Decimal
+    partial: Decimal | None
+    partial_quantity: Decimal | None
+
+
+def protective_prices(
+    cfg: RiskConfig, rules: SymbolRules, side: Side, entry: Decimal, quantity: Decimal
+) -> ProtectivePrices:
+    """Stop, target and scale-out level as fractions of the entry price, on the tick grid.
+
+    Stops are rounded towards the entry (a tick tighter, never a tick more loss than configured);
+    targets away from it. The partial level is dropped when its quantity or the remainder
+    would fall below the symbol's minimum quantity.
+    """
+    s = Decimal(int(side))
+    sl_pct = Decimal(str(cfg.stop_loss_pct))
+    tp_pct = Decimal(str(cfg.take_profit_pct))
+    toward = Rounding.UP if side is Side.LONG else Rounding.DOWN
+    away = Rounding.DOWN if side is Side.LONG else Rounding.UP
+    stop = rules.round_price(entry * (1 - s * sl_pct), toward)
+    target = rules.round_price(entry * (1 + s * tp_pct), away)
+    partial: Decimal | None = None
+    partial_qty: Decimal | None = None
+    if cfg.partial_take_profit:
+        q = rules.round_qty(quantity * Decimal(str(cfg.partial_fraction)), Rounding.DOWN)
+        if q >= rules.min_qty and quantity - q >= rules.min_qty:
+            partial = rules.round_price(
+                entry * (1 + s * tp_pct * Decimal(str(cfg.partial_at))), away
+            )
+            partial_qty = q
+    return ProtectivePrices(stop, target, partial, partial_qty)
+
+
+def close_exit_reason(
+    cfg: RiskConfig, position: Position, close: float, signal: Signal | None, now_ms: int
+) -> ExitReason | None:
+    """Exit decided at a candle close (or timer tick), in priority order; None to hold."""
+    if now_ms - position.entry_time_ms >= cfg.max_hold_ms:
+        return ExitReason.TIME_EXIT
+    if is_emergency(cfg, position, close):
+        return ExitReason.EMERGENCY
+    if (
+        cfg.signal_reversal_exit
+        and signal is not None
+        and signal.direction == -int(position.side)
+    ):
+        return ExitReason.SIGNAL_REVERSAL
+    return None
+
+
+def is_emergency(cfg: RiskConfig, position: Position, price: float) -> bool:
+    """Unrealised loss reached `emergency_margin_loss` × margin, or price is within the
+    liquidation buffer of the liquidation price: get out before the exchange liquidates."""
+    loss = -position.unrealized_pnl(price)
+    if loss >= cfg.emergency_margin_loss * float(position.margin):
+        return True
+    liq = position.liquidation_price
+    if liq is None:
+        return False
+    buffer = cfg.liquidation_buffer_pct * float(position.entry_price)
+    if position.side is Side.LONG:
+        return price <= float(liq) + buffer
+    return price >= float(liq) - buffer
+
+
+def trailed_stop(cfg: RiskConfig, rules: SymbolRules, position: Position) -> Decimal | None:
+    """A better stop from the trailing rule, or None when the stop should stay.
+
+    Trailing starts once the best close has moved `trailing_activation_pct` in favour; the stop
+    then sits `trailing_distance_pct` behind the best close. It only ever moves in favour, and by
+    at least one tick.
+    """
+    entry = float(position.entry_price)
+    best = position.best_price
+    side = int(position.side)
+    if side * (best - entry) / entry < cfg.trailing_activation_pct:
+        return None
+    raw = best * (1 - side * cfg.trailing_distance_pct)
+    rounding = Rounding.DOWN if side > 0 else Rounding.UP
+    candidate = rules.round_price(Decimal(repr(raw)), rounding)
+    if side * (candidate - position.stop_price) < rules.tick_size:
+        return None
+    return candidate
+
+
+def breakeven_stop(rules: SymbolRules, position: Position) -> Decimal | None:
+    """Stop moved to the entry price after a partial take-profit, if that is an improvement."""
+    side = int(position.side)
+    rounding = Rounding.UP if side > 0 else Rounding.DOWN
+    be = rules.round_price(position.entry_price, rounding)
+    if side * (be - position.stop_price) < rules.tick_size:
+        return None
+    return be

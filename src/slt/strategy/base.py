@@ -1,0 +1,59 @@
+"""The strategy interface: features in, `Signal`s out. Sizing and exits belong to the risk layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from slt.domain import Candle, CandleSeries, Signal
+from slt.domain.candle import F64
+
+
+@dataclass(frozen=True, slots=True)
+class SignalColumns:
+    """Signals for every bar of a series, as columns (batch mode, used by backtests).
+
+    `direction[i]` is the signal at the close of bar i (0 = none); the other columns are only
+    meaningful where the direction is non-zero.
+    """
+
+    direction: np.ndarray
+    expected_return: F64
+    confidence: F64
+    atr_pct: F64
+
+    def signal(self, symbol: str, time_ms: int, i: int, source: str) -> Signal | None:
+        d = int(self.direction[i])
+        if d == 0:
+            return None
+        return Signal(
+            symbol,
+            time_ms,
+            d,
+            float(self.expected_return[i]),
+            float(self.confidence[i]),
+            float(self.atr_pct[i]),
+            source,
+        )
+
+
+class SymbolState(Protocol):
+    """Incremental per-symbol state: one closed candle in, the signal at its close out."""
+
+    def update(self, candle: Candle) -> Signal | None: ...
+
+
+class Strategy(Protocol):
+    """A strategy has a batch form for backtests and an incremental form for live trading.
+
+    Both must give the same signal at every bar (a test checks it): batch is only a faster way
+    to compute what the incremental form would have said candle by candle.
+    """
+
+    name: str
+
+    def batch(self, series: CandleSeries) -> SignalColumns: ...
+
+    def incremental(self, symbol: str) -> SymbolState: ...

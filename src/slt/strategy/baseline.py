@@ -1,0 +1,123 @@
+"""Baseline: EMA trend with an ATR band. Simple and transparent, so the engine can be tested and
+every later model has something honest to beat.
+
+At each close: spread = (EMA_fast − EMA_slow) / close and atr_pct = ATR / close. The regime turns
+long when spread > band × atr_pct and short when spread < −band × atr_pct (otherwise it keeps its
+previous value). A signal fires only on the bar where the regime changes, and only when
+atr_pct lies within [min_atr_pct, max_atr_pct]. Confidence = min(1, |spread| / (2 × atr_pct));
+expected_return = confidence × atr_pct × √horizon_bars, the typical move over the holding period
+scaled by trend strength — a heuristic ranking, not a forecast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from slt.config import BaselineConfig
+from slt.domain import Candle, CandleSeries, Signal
+from slt.strategy.base import SignalColumns
+from slt.strategy.indicators import ema, wilder_atr
+
+
+class EmaAtrBaseline:
+    name = "baseline-ema-atr"
+
+    def __init__(self, cfg: BaselineConfig, horizon_bars: int = 120) -> None:
+        self.cfg = cfg
+        self.horizon_sqrt = math.sqrt(max(1, horizon_bars))
+
+    @property
+    def warmup_bars(self) -> int:
+        return max(self.cfg.slow, self.cfg.atr_period)
+
+    def batch(self, series: CandleSeries) -> SignalColumns:
+        cfg = self.cfg
+        close = series.close
+        fast = ema(close, cfg.fast)
+        slow = ema(close, cfg.slow)
+        atr_pct = wilder_atr(series.high, series.low, close, cfg.atr_period) / close
+        spread = (fast - slow) / close
+        n = close.size
+        direction = np.zeros(n, dtype=np.int8)
+        regime = 0
+        warm = self.warmup_bars
+        sp = spread.tolist()
+        ap = atr_pct.tolist()
+        for i in range(n):
+            a = ap[i]
+            if a != a:  # NaN: ATR not ready
+                continue
+            new = _regime(regime, sp[i], cfg.band_atr * a)
+            if new != regime and i >= warm and cfg.min_atr_pct <= a <= cfg.max_atr_pct:
+                direction[i] = new
+            regime = new
+        confidence = np.minimum(1.0, np.abs(spread) / (2.0 * atr_pct))
+        expected = confidence * atr_pct * self.horizon_sqrt
+        return SignalColumns(direction, expected, confidence, atr_pct)
+
+    def incremental(self, symbol: str) -> BaselineState:
+        return BaselineState(symbol, self)
+
+
+def _regime(previous: int, spread: float, band: float) -> int:
+    if spread > band:
+        return 1
+    if spread < -band:
+        return -1
+    return previous
+
+
+class BaselineState:
+    """The same computation, one closed candle at a time (live mode)."""
+
+    def __init__(self, symbol: str, strategy: EmaAtrBaseline) -> None:
+        self.symbol = symbol
+        self.s = strategy
+        cfg = strategy.cfg
+        self.a_fast = 2.0 / (cfg.fast + 1.0)
+        self.a_slow = 2.0 / (cfg.slow + 1.0)
+        self.fast = 0.0
+        self.slow = 0.0
+        self.atr_acc = 0.0
+        self.prev_close = 0.0
+        self.i = 0
+        self.regime = 0
+
+    def update(self, candle: Candle) -> Signal | None:
+        cfg = self.s.cfg
+        c, i = candle.close, self.i
+        if i == 0:
+            self.fast = self.slow = c
+            prev = c
+        else:
+            self.fast = self.a_fast * c + (1.0 - self.a_fast) * self.fast
+            self.slow = self.a_slow * c + (1.0 - self.a_slow) * self.slow
+            prev = self.prev_close
+        tr = max(candle.high - candle.low, max(abs(candle.high - prev), abs(candle.low - prev)))
+        p = cfg.atr_period
+        atr = math.nan
+        if i < p:
+            self.atr_acc += tr
+            if i == p - 1:
+                self.atr_acc /= p
+                atr = self.atr_acc
+        else:
+            self.atr_acc = (self.atr_acc * (p - 1) + tr) / p
+            atr = self.atr_acc
+        self.prev_close = c
+        self.i += 1
+        if atr != atr:
+            return None
+        a = atr / c
+        spread = (self.fast - self.slow) / c
+        new = _regime(self.regime, spread, cfg.band_atr * a)
+        fire = new != self.regime and i >= self.s.warmup_bars and cfg.min_atr_pct <= a <= cfg.max_atr_pct
+        self.regime = new
+        if not fire:
+            return None
+        conf = min(1.0, abs(spread) / (2.0 * a))
+        return Signal(
+            self.symbol, candle.close_time + 1, new, conf * a * self.s.horizon_sqrt, conf, a, self.s.name
+        )

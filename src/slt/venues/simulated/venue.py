@@ -1,0 +1,298 @@
+"""A simulated Binance USDⓈ-M venue for backtests and paper trading.
+
+It applies the same `slt.rules` checks as the real exchange and fills conservatively: a market
+order decided at a candle's close fills at the NEXT candle's open plus slippage (never at the
+close it was decided on); stops and targets fill intrabar at their trigger price (or at the open
+when the candle gaps through them); when a stop and a target both lie inside one candle the stop
+is assumed to come first. Isolated positions are liquidated when price crosses their liquidation
+price, losing their margin. Funding is charged at each settlement time on open positions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+from slt.config import FeeConfig
+from slt.domain import (
+    CancelOrder,
+    Candle,
+    Event,
+    Fill,
+    FundingApplied,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    OrderRequest,
+    OrderType,
+    PlaceOrder,
+    Side,
+)
+from slt.rules import (
+    ExchangeRules,
+    Rounding,
+    SymbolRules,
+    UnknownSymbolError,
+    check_order,
+    funding_payment,
+    funding_times,
+    isolated_liquidation_price,
+    trading_fee,
+)
+from slt.venues.simulated.book import VenuePosition
+
+
+class SimulatedVenue:
+    def __init__(self, rules: ExchangeRules, fees: FeeConfig, balance: Decimal) -> None:
+        self.rules = rules
+        self.fees = fees
+        self.balance = balance
+        self.taker = Decimal(repr(fees.taker_rate))
+        self.slippage = Decimal(repr(fees.slippage_pct))
+        self.funding_rate = Decimal(repr(fees.funding_rate))
+        self.funding_ms = fees.funding_interval_hours * 3_600_000
+        self.market: dict[str, list[OrderRequest]] = {}
+        self.resting: dict[str, list[OrderRequest]] = {}
+        self.positions: dict[str, VenuePosition] = {}
+        self.rejections: Counter[str] = Counter()
+        self.fills = 0
+
+    # order entry ---------------------------------------------------------------------------
+    def active_symbols(self) -> set[str]:
+        """Symbols whose next candle can change something: a position or an order."""
+        return {s for s, o in self.market.items() if o} | set(self.positions)
+
+    def submit(self, command: PlaceOrder | CancelOrder, now_ms: int, mark: float) -> list[Event]:
+        if isinstance(command, CancelOrder):
+            return self._cancel(command.symbol, command.client_id, now_ms)
+        order = command.order
+        try:
+            rules = self.rules.get(order.symbol)
+        except UnknownSymbolError as exc:
+            return [self._reject(order, now_ms, -1121, str(exc))]
+        mark_d = Decimal(repr(mark))
+        check = check_order(
+            rules,
+            side=int(order.side),
+            order_type=order.type.value,
+            quantity=order.quantity,
+            price=order.stop_price,
+            mark_price=mark_d,
+            reduce_only=order.reduce_only,
+            close_position=order.close_position,
+        )
+        if not check.ok:
+            return [self._reject(order, now_ms, check.code, check.reason)]
+        pos = self.positions.get(order.symbol)
+        if order.reduce_only or order.close_position:
+            if pos is None or pos.side == int(order.side):
+                return [self._reject(order, now_ms, -2022, "ReduceOnly Order is rejected.")]
+        if order.type is OrderType.MARKET:
+            if not order.reduce_only:
+                lev = order.leverage or (pos.leverage if pos else 1)
+                qty = order.quantity or Decimal(0)
+                need = qty * mark_d / lev + trading_fee(qty * mark_d, self.taker)
+                if need > self._available():
+                    return [self._reject(order, now_ms, -2019, "Margin is insufficient.")]
+            self.market.setdefault(order.symbol, []).append(order)
+        else:
+            assert order.stop_price is not None
+            trigger_up = (order.type is OrderType.STOP_MARKET) == (order.side is Side.LONG)
+            if (mark_d >= order.stop_price) if trigger_up else (mark_d <= order.stop_price):
+                return [self._reject(order, now_ms, -2021, "Order would immediately trigger.")]
+            self.resting.setdefault(order.symbol, []).append(order)
+        return [OrderAccepted(order, now_ms)]
+
+    def _available(self) -> Decimal:
+        return self.balance - sum((p.margin for p in self.positions.values()), Decimal(0))
+
+    def _reject(self, order: OrderRequest, now_ms: int, code: int, reason: str) -> OrderRejected:
+        self.rejections[str(code)] += 1
+        return OrderRejected(order, now_ms, code, reason)
+
+    def _cancel(self, symbol: str, client_id: str, now_ms: int) -> list[Event]:
+        for book in (self.market, self.resting):
+            orders = book.get(symbol, [])
+            for i, o in enumerate(orders):
+                if o.client_id == client_id:
+                    del orders[i]
+                    return [OrderCanceled(symbol, client_id, now_ms)]
+        return []
+
+    # candles ----------------------------------------------------------------------------------
+    def on_open(self, candle: Candle) -> list[Event]:
+        """Settle funding due at this open, then fill queued market orders at the open."""
+        events: list[Event] = []
+        sym = candle.symbol
+        pos = self.positions.get(sym)
+        if pos is not None and candle.open_time >= pos.next_funding_ms:
+            mark = Decimal(repr(candle.open))
+            amount = funding_payment(
+                side=pos.side, quantity=pos.quantity, mark_price=mark, rate=self.funding_rate
+            )
+            self.balance += amount
+            pos.next_funding_ms += self.funding_ms
+            events.append(
+                FundingApplied(sym, candle.open_time, float(self.funding_rate), mark, amount)
+            )
+        queued = self.market.pop(sym, None)
+        if queued:
+            for order in queued:
+                events.extend(self._fill_market(order, candle.open, candle.open_time))
+        return events
+
+    def flush(self, symbol: str, price: float, time_ms: int) -> list[Event]:
+        """Fill queued market orders at `price` (the last close, when the data ends)."""
+        events: list[Event] = []
+        for order in self.market.pop(symbol, []):
+            events.extend(self._fill_market(order, price, time_ms))
+        return events
+
+    def on_range(self, candle: Candle) -> list[Event]:
+        """Intrabar triggers: adverse first (stop, liquidation), then targets nearest first."""
+        sym = candle.symbol
+        pos = self.positions.get(sym)
+        if pos is None:
+            return []
+        side = pos.side
+        hit_stops: list[tuple[float, OrderRequest | None]] = []
+        targets: list[tuple[float, OrderRequest]] = []
+        for order in self.resting.get(sym, ()):
+            level = float(order.stop_price or 0)
+            if order.type is OrderType.STOP_MARKET:
+                if (candle.low <= level) if side > 0 else (candle.high >= level):
+                    hit_stops.append((level, order))
+            elif (candle.high >= level) if side > 0 else (candle.low <= level):
+                targets.append((level, order))
+        liq = pos.liquidation_price
+        if liq is not None and ((candle.low <= liq) if side > 0 else (candle.high >= liq)):
+            hit_stops.append((float(liq), None))
+        if hit_stops:
+            # The adverse path meets the level nearest the open first.
+            level, order = max(hit_stops, key=lambda x: x[0] * side)
+            if order is None:
+                return self._liquidate(sym, pos, candle.open_time)
+            return self._fill_trigger(order, level, candle)
+        events: list[Event] = []
+        for level, order in sorted(targets, key=lambda x: x[0] * side):
+            if sym not in self.positions:
+                break
+            events.extend(self._fill_trigger(order, level, candle))
+        return events
+
+    # fills ------------------------------------------------------------------------------------
+    def _fill_trigger(self, order: OrderRequest, level: float, candle: Candle) -> list[Event]:
+        """A triggered stop/target fills at its level, or at the open if the candle gapped past it."""
+        sell = order.side is Side.SHORT
+        is_stop = order.type is OrderType.STOP_MARKET
+        # A sell stop / buy target is passed by a lower open; a sell target / buy stop by a higher.
+        gapped = (candle.open < level) if sell == is_stop else (candle.open > level)
+        price = candle.open if gapped else level
+        self.resting[order.symbol] = [
+            o for o in self.resting.get(order.symbol, []) if o.client_id != order.client_id
+        ]
+        return self._fill_market(order, price, candle.open_time)
+
+    def _fill_market(self, order: OrderRequest, raw_price: float, time_ms: int) -> list[Event]:
+        rules = self.rules.get(order.symbol)
+        side = int(order.side)
+        pos = self.positions.get(order.symbol)
+        qty = order.quantity
+        if order.close_position or order.reduce_only:
+            if pos is None or pos.side == side:
+                return [OrderCanceled(order.symbol, order.client_id, time_ms)]
+            qty = pos.quantity if qty is None else min(qty, pos.quantity)
+        assert qty is not None
+        price = self._slipped(rules, raw_price, side)
+        fee = trading_fee(qty * price, self.taker)
+        self.fills += 1
+        events: list[Event] = [
+            OrderFilled(Fill(order.client_id, order.symbol, order.side, price, qty, fee, time_ms))
+        ]
+        self.balance -= fee
+        if pos is None:
+            self._open(rules, order, qty, price, time_ms)
+        elif pos.side == side:
+            total = pos.quantity + qty
+            pos.entry_price = (pos.quantity * pos.entry_price + qty * price) / total
+            pos.quantity = total
+            pos.margin = total * pos.entry_price / pos.leverage
+            pos.liquidation_price = self._liq(rules, pos)
+        else:
+            closed = min(qty, pos.quantity)
+            self.balance += pos.side * closed * (price - pos.entry_price)
+            if closed == pos.quantity:
+                del self.positions[order.symbol]
+                events.extend(self._expire_reduce_only(order.symbol, time_ms))
+                if qty > closed:
+                    self._open(rules, order, qty - closed, price, time_ms)
+            else:
+                pos.margin = pos.margin * (pos.quantity - closed) / pos.quantity
+                pos.quantity -= closed
+        return events
+
+    def _open(
+        self, rules: SymbolRules, order: OrderRequest, qty: Decimal, price: Decimal, time_ms: int
+    ) -> None:
+        lev = order.leverage or 1
+        pos = VenuePosition(
+            side=int(order.side),
+            quantity=qty,
+            entry_price=price,
+            leverage=lev,
+            margin=qty * price / lev,
+            liquidation_price=None,
+            next_funding_ms=funding_times(
+                time_ms, time_ms + self.funding_ms, self.funding_ms // 3_600_000
+            )[0],
+        )
+        pos.liquidation_price = self._liq(rules, pos)
+        self.positions[order.symbol] = pos
+
+    @staticmethod
+    def _liq(rules: SymbolRules, pos: VenuePosition) -> Decimal | None:
+        return isolated_liquidation_price(
+            rules,
+            side=pos.side,
+            quantity=pos.quantity,
+            entry_price=pos.entry_price,
+            wallet_balance=pos.margin,
+        )
+
+    def _slipped(self, rules: SymbolRules, raw: float, side: int) -> Decimal:
+        price = Decimal(repr(raw))
+        if not self.slippage:
+            return price
+        adverse = Rounding.UP if side > 0 else Rounding.DOWN
+        return rules.round_price(price * (1 + side * self.slippage), adverse)
+
+    def _liquidate(self, symbol: str, pos: VenuePosition, time_ms: int) -> list[Event]:
+        """Isolated liquidation: the position is closed at its liquidation price and the whole
+        isolated margin is lost (what PnL leaves of it goes as the clearance fee)."""
+        assert pos.liquidation_price is not None
+        price = pos.liquidation_price
+        pnl = pos.side * pos.quantity * (price - pos.entry_price)
+        fee = max(Decimal(0), pos.margin + pnl)
+        self.balance += pnl - fee
+        del self.positions[symbol]
+        side = Side.SHORT if pos.side > 0 else Side.LONG
+        fill = Fill(
+            f"autoclose-{time_ms}", symbol, side, price, pos.quantity, fee, time_ms, liquidation=True
+        )
+        self.fills += 1
+        return [OrderFilled(fill), *self._expire_reduce_only(symbol, time_ms)]
+
+    def _expire_reduce_only(self, symbol: str, time_ms: int) -> list[Event]:
+        """With the position flat, its reduce-only and close-position orders expire."""
+        events: list[Event] = []
+        for book in (self.resting, self.market):
+            keep = []
+            for o in book.get(symbol, []):
+                if o.reduce_only or o.close_position:
+                    events.append(OrderCanceled(symbol, o.client_id, time_ms))
+                else:
+                    keep.append(o)
+            if symbol in book:
+                book[symbol] = keep
+        return events
