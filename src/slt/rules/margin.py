@@ -1,0 +1,181 @@
+"""Margin and liquidation math of one isolated, one-way position (protocol notes §11.1-11.3).
+
+The risk layer uses this to choose a leverage at which the exchange would liquidate the position
+only well beyond our own stop: a stop that is never reached because liquidation came first is the
+most expensive way to lose a trade (the liquidation fee comes on top). Results are exact Decimals
+and not rounded; callers round prices onto the tick in the direction that is safe for them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal, localcontext
+
+from slt.rules.brackets import Bracket
+from slt.rules.rounding import CALC
+from slt.rules.symbol import SymbolRules
+
+
+def _check_side(side: int) -> None:
+    if side not in (1, -1):
+        raise ValueError(f"side must be +1 (long) or -1 (short), got {side}")
+
+
+def notional(quantity: Decimal, price: Decimal) -> Decimal:
+    """Position value |quantity| × price; a magnitude, as the bracket and margin formulas use it."""
+    with localcontext(CALC):
+        return abs(quantity) * price
+
+
+def initial_margin(notional: Decimal, leverage: int) -> Decimal:
+    """Collateral Binance locks for this notional at this leverage: |notional| / leverage."""
+    if leverage < 1:
+        raise ValueError(f"leverage must be an integer >= 1, got {leverage}")
+    with localcontext(CALC):
+        return abs(notional) / leverage
+
+
+def maintenance_margin(rules: SymbolRules, notional: Decimal) -> Decimal:
+    """|notional| × MMR − cum of the bracket containing the notional; continuous in the notional."""
+    bracket = rules.bracket_for(notional)
+    with localcontext(CALC):
+        return abs(notional) * bracket.maint_margin_ratio - bracket.cum
+
+
+def _liquidation_with(
+    bracket: Bracket, side: int, quantity: Decimal, entry_price: Decimal, wallet: Decimal
+) -> Decimal:
+    """One-way isolated formula with one bracket's MMR and cum:
+    LP = (WB + cum − side × Q × EP) / (Q × MMR − side × Q)."""
+    with localcontext(CALC):
+        numerator = wallet + bracket.cum - side * quantity * entry_price
+        return numerator / (quantity * bracket.maint_margin_ratio - side * quantity)
+
+
+def _bracket_holds(brackets: tuple[Bracket, ...], index: int, size: Decimal) -> bool:
+    bracket = brackets[index]
+    if index == len(brackets) - 1:
+        return size >= bracket.notional_floor
+    return bracket.contains(size)
+
+
+def _surplus(
+    bracket: Bracket,
+    side: int,
+    quantity: Decimal,
+    entry_price: Decimal,
+    wallet: Decimal,
+    price: Decimal,
+) -> Decimal:
+    """Margin balance minus maintenance margin at `price`, with one bracket's MMR and cum."""
+    with localcontext(CALC):
+        balance = wallet + side * quantity * (price - entry_price)
+        return balance - (quantity * price * bracket.maint_margin_ratio - bracket.cum)
+
+
+def isolated_liquidation_price(
+    rules: SymbolRules,
+    *,
+    side: int,
+    quantity: Decimal,
+    entry_price: Decimal,
+    wallet_balance: Decimal,
+) -> Decimal | None:
+    """Mark price at which an isolated one-way position's margin balance falls to maintenance.
+
+    The MMR and cum are those of the bracket containing the notional *at the liquidation price*
+    (Q × LP), which may differ from the bracket at entry, so the formula is solved with each
+    bracket and the self-consistent answer kept. With Binance's cum values maintenance margin is
+    continuous, and as the margin balance moves faster than it there is exactly one such answer.
+    Should a table's cum be inconsistent, maintenance margin jumps at an edge and the balance can
+    cross it right there; that edge price is then a root too, and the root met first coming from
+    entry (the highest for a long, the lowest for a short) is returned. None when there is no
+    positive root: a long whose wallet covers the whole notional cannot be liquidated. Fees are
+    not included.
+    """
+    _check_side(side)
+    if quantity <= 0 or entry_price <= 0:
+        raise ValueError("quantity and entry_price must be positive")
+    brackets = rules.brackets
+    roots: list[Decimal] = []
+    with localcontext(CALC):
+        for index, bracket in enumerate(brackets):
+            price = _liquidation_with(bracket, side, quantity, entry_price, wallet_balance)
+            if price > 0 and _bracket_holds(brackets, index, quantity * price):
+                roots.append(price)
+        for lower, upper in itertools.pairwise(brackets):
+            edge = upper.notional_floor / quantity
+            below = _surplus(lower, side, quantity, entry_price, wallet_balance, edge)
+            above = _surplus(upper, side, quantity, entry_price, wallet_balance, edge)
+            if (below < 0) != (above < 0):
+                roots.append(edge)
+    if not roots:
+        return None
+    return max(roots) if side == 1 else min(roots)
+
+
+def _liquidation_clears_stop(
+    rules: SymbolRules,
+    side: int,
+    quantity: Decimal,
+    entry_price: Decimal,
+    leverage: int,
+    limit: Decimal,
+) -> bool:
+    with localcontext(CALC):
+        wallet = quantity * entry_price / leverage
+    price = isolated_liquidation_price(
+        rules, side=side, quantity=quantity, entry_price=entry_price, wallet_balance=wallet
+    )
+    if price is None:
+        return side == 1  # a long that cannot be liquidated is safe; a short here never is
+    return price <= limit if side == 1 else price >= limit
+
+
+def max_leverage_within_stop(
+    rules: SymbolRules,
+    *,
+    side: int,
+    quantity: Decimal,
+    entry_price: Decimal,
+    stop_price: Decimal,
+    buffer_pct: Decimal,
+    cap: int,
+) -> int:
+    """Highest integer leverage whose isolated liquidation lies beyond the stop by a buffer.
+
+    Long: liq <= stop − buffer_pct × entry; short: liq >= stop + buffer_pct × entry, with the
+    wallet = notional / leverage. The answer is at most `cap` and the bracket's max leverage for
+    the notional. Liquidation moves away from entry as leverage falls, so the set of acceptable
+    leverages is 1..L and a bisection finds L. Returns 0 when even 1x is not enough (a short whose
+    stop is beyond about twice the entry).
+    """
+    _check_side(side)
+    if quantity <= 0 or entry_price <= 0 or stop_price <= 0:
+        raise ValueError("quantity, entry_price and stop_price must be positive")
+    if buffer_pct < 0:
+        raise ValueError(f"buffer_pct must be a fraction >= 0, got {buffer_pct}")
+    if cap < 1:
+        raise ValueError(f"cap must be >= 1, got {cap}")
+    if (side == 1 and stop_price >= entry_price) or (side == -1 and stop_price <= entry_price):
+        raise ValueError(
+            f"a {'long' if side == 1 else 'short'} stop must be on the losing side of entry: "
+            f"stop {stop_price}, entry {entry_price}"
+        )
+    with localcontext(CALC):
+        limit = stop_price - side * buffer_pct * entry_price
+        upper = min(cap, rules.max_leverage_for(quantity * entry_price))
+
+    def clears(leverage: int) -> bool:
+        return _liquidation_clears_stop(rules, side, quantity, entry_price, leverage, limit)
+
+    if not clears(1):
+        return 0
+    low, high = 1, upper  # invariant: clears(low); answer in [low, high]
+    while low < high:
+        middle = (low + high + 1) // 2
+        if clears(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
