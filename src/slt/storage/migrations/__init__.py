@@ -1,0 +1,1 @@
+"""Alembic migrations of the SLT database, applied by `slt.storage.migrate`."""
