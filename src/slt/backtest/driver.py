@@ -19,6 +19,8 @@ from decimal import Decimal
 import numpy as np
 
 from slt.backtest.result import BacktestResult
+from slt.backtest.timeline import Timeline
+from slt.backtest.waker import Waker as _Waker
 from slt.config import Settings
 from slt.domain import (
     Bar,
@@ -58,11 +60,22 @@ class _Run:
         self.rejected: Counter[str] = Counter()
         self.marks: dict[str, float] = {}
 
+    def state_symbols(self) -> list[str]:
+        """Symbols the engine or venue is holding something on: their candles must be seen."""
+        st = self.state
+        return [p.symbol for p in st.positions] + [p.symbol for p in st.pending] + [
+            s for s, orders in self.venue.market.items() if orders
+        ]
+
     def feed(self, events: list[Event]) -> None:
+        """Give the engine every event of a batch before acting on its answers, as on a real
+        exchange: two orders filled by one candle are both reported before we react to either."""
+        commands: list[Command] = []
         for event in events:
-            self.state, commands = self.engine.step(self.state, event)
-            if commands:
-                self.execute(commands)
+            self.state, more = self.engine.step(self.state, event)
+            commands.extend(more)
+        if commands:
+            self.execute(commands)
 
     def execute(self, commands: list[Command]) -> None:
         for cmd in commands:
@@ -83,65 +96,58 @@ def run_backtest(
     *,
     run_id: str | None = None,
     progress: Progress | None = None,
+    skip_quiet: bool = True,
 ) -> BacktestResult:
+    """Replay `series` through the engine; `skip_quiet=False` feeds every candle of every symbol
+    (slow; tests use it to prove that skipping quiet candles changes nothing)."""
     started = time.perf_counter()
     symbols = sorted(series)
     _check_inputs(series, symbols, rules)
-    interval = series[symbols[0]].interval
-    step_ms = series[symbols[0]].interval_ms
     signals: dict[str, SignalColumns] = {s: strategy.batch(series[s]) for s in symbols}
-
-    times = np.unique(np.concatenate([series[s].open_time for s in symbols]))
-    n_steps = int(times.size)
-    rows: dict[str, list[int]] = {}
-    cols: dict[str, tuple[list[float], list[float], list[float], list[float], list[float]]] = {}
-    signal_steps: dict[int, list[str]] = {}
-    for s in symbols:
-        ser = series[s]
-        pos = np.searchsorted(times, ser.open_time)
-        idx = np.full(n_steps, -1, dtype=np.int64)
-        idx[pos] = np.arange(len(ser))
-        rows[s] = idx.tolist()
-        cols[s] = (
-            ser.open.tolist(),
-            ser.high.tolist(),
-            ser.low.tolist(),
-            ser.close.tolist(),
-            ser.volume.tolist(),
+    tl = Timeline.build(series, signals)
+    n_steps = len(tl)
+    step_ms = tl.step_ms
+    time_list: list[int] = tl.times.tolist()
+    cols = {
+        s: (
+            series[s].open.tolist(),
+            series[s].high.tolist(),
+            series[s].low.tolist(),
+            series[s].close.tolist(),
+            series[s].volume.tolist(),
         )
-        for g in pos[np.nonzero(signals[s].direction)[0]].tolist():
-            signal_steps.setdefault(g, []).append(s)
-    signal_order = sorted(signal_steps)
-    time_list = times.tolist()
-
+        for s in symbols
+    }
     balance = Decimal(repr(settings.backtest.initial_balance))
     engine = Engine(rules, settings.risk, settings.fees)
     run = _Run(engine, SimulatedVenue(rules, settings.fees, balance), engine.initial_state(balance))
-    eq_t: list[int] = [int(time_list[0])]
-    eq_v: list[float] = [float(balance)]
-    in_market_steps = 0
-    next_signal = 0
+    waker = _Waker(tl, series, settings, rules, run)
+    equity = np.full(n_steps, float(balance))
+    in_market = np.zeros(n_steps, dtype=bool)
     report_every = max(1, n_steps // 200)
+    last_reported = -report_every
     g = 0
     while g < n_steps:
-        active = run.venue.active_symbols()
-        if not active:
-            while next_signal < len(signal_order) and signal_order[next_signal] < g:
-                next_signal += 1
-            if next_signal == len(signal_order):
+        if skip_quiet:
+            nxt = waker.next_step(g)
+            if nxt > g:
+                waker.fill_quiet(g, min(nxt, n_steps), equity, in_market)
+            g = nxt
+            if g >= n_steps:
                 break
-            g = signal_order[next_signal]
-        if progress is not None and g % report_every == 0:
+        if progress is not None and g - last_reported >= report_every:
             progress(g, n_steps)
+            last_reported = g
         t_open = time_list[g]
-        step_symbols = sorted(active.union(signal_steps.get(g, ())))
+        wanted = set(run.state_symbols()) | set(tl.signal_steps.get(g, ()))
+        step_symbols = symbols if not skip_quiet else sorted(wanted)
         candles: list[tuple[Candle, int]] = []
         for s in step_symbols:
-            r = rows[s][g]
-            if r < 0:
-                continue
-            o, h, lo, c, v = cols[s]
-            candles.append((Candle(s, t_open, t_open + step_ms - 1, o[r], h[r], lo[r], c[r], v[r]), r))
+            r = tl.rows[s][g]
+            if r >= 0:
+                o, h, lo, c, v = cols[s]
+                candle = Candle(s, t_open, t_open + step_ms - 1, o[r], h[r], lo[r], c[r], v[r])
+                candles.append((candle, r))
         for candle, _ in candles:
             run.marks[candle.symbol] = candle.open
             run.feed(run.venue.on_open(candle))
@@ -150,35 +156,34 @@ def run_backtest(
         t_close = t_open + step_ms
         bars = []
         for candle, r in candles:
-            run.marks[candle.symbol] = candle.close
-            bars.append(Bar(candle, signals[candle.symbol].signal(candle.symbol, t_close, r, strategy.name)))
+            sym = candle.symbol
+            run.marks[sym] = candle.close
+            bars.append(Bar(candle, signals[sym].signal(sym, t_close, r, strategy.name)))
         run.feed([BarsClosed(t_close, tuple(bars))])
-        if run.state.positions:
-            in_market_steps += 1
-        eq_t.append(t_close)
-        eq_v.append(run.state.equity())
+        equity[g] = run.state.equity()
+        in_market[g] = bool(run.state.positions)
         g += 1
 
     end_ms = int(time_list[-1]) + step_ms
-    _flatten(run, end_ms)
-    eq_t.append(end_ms)
-    eq_v.append(float(run.state.balance))
+    _flatten(run, end_ms, {s: float(series[s].close[-1]) for s in symbols})
     if progress is not None:
         progress(n_steps, n_steps)
     trades = tuple(run.trades)
+    eq_time = np.concatenate(([time_list[0]], tl.times + step_ms, [end_ms])).astype(np.int64)
+    eq_value = np.concatenate(([float(balance)], equity, [float(run.state.balance)]))
     return BacktestResult(
         run_id=run_id or uuid.uuid4().hex[:12],
         config=settings.model_dump(mode="json"),
         symbols=tuple(symbols),
-        interval=interval,
+        interval=series[symbols[0]].interval,
         start_ms=int(time_list[0]),
         end_ms=end_ms,
         initial_balance=balance,
         final_balance=run.state.balance,
         trades=trades,
-        equity_time_ms=np.asarray(eq_t, dtype=np.int64),
-        equity=np.asarray(eq_v, dtype=np.float64),
-        in_market_ms=in_market_steps * step_ms,
+        equity_time_ms=eq_time,
+        equity=eq_value,
+        in_market_ms=int(in_market.sum()) * step_ms,
         fees_paid=sum((t.fees for t in trades), Decimal(0)),
         funding_paid=sum((t.funding for t in trades), Decimal(0)),
         rejected_orders=dict(run.rejected + run.venue.rejections),
@@ -187,12 +192,13 @@ def run_backtest(
     )
 
 
-def _flatten(run: _Run, end_ms: int) -> None:
-    """Close what is still open at the last close, so the result holds only realised trades."""
+def _flatten(run: _Run, end_ms: int, last_close: Mapping[str, float]) -> None:
+    """Close what is still open at each symbol's last close, so the result holds only realised
+    trades; entries decided on the last close never fill (there is no next open)."""
     run.state, commands = run.engine.close_all(run.state, end_ms, ExitReason.END_OF_DATA)
     run.execute(commands)
     for sym in sorted(run.venue.market):
-        run.feed(run.venue.flush(sym, run.marks[sym], end_ms))
+        run.feed(run.venue.flush(sym, last_close[sym], end_ms))
 
 
 def _check_inputs(series: Mapping[str, CandleSeries], symbols: list[str], rules: ExchangeRules) -> None:

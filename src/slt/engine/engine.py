@@ -28,6 +28,7 @@ from slt.domain import (
     Side,
     Timer,
 )
+from slt.domain.orders import CLIENT_ID_PREFIX
 from slt.engine.entries import enter, passes_thresholds
 from slt.engine.state import EngineState, PendingEntry
 from slt.engine.tx import Tx
@@ -39,7 +40,7 @@ from slt.risk.exits import (
 )
 from slt.risk.portfolio import rotation_victim, signal_strength
 from slt.risk.protections import check_drawdown, entries_allowed, roll_day
-from slt.rules import ExchangeRules, isolated_liquidation_price
+from slt.rules import ErrorCode, ExchangeRules, isolated_liquidation_price
 
 replace = msgspec.structs.replace
 
@@ -47,6 +48,16 @@ _FILL_REASON = {
     OrderPurpose.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
     OrderPurpose.PARTIAL_TAKE_PROFIT: ExitReason.PARTIAL_TAKE_PROFIT,
 }
+
+
+def _purpose_from_id(client_id: str) -> OrderPurpose | None:
+    """The purpose our client order ids carry as their suffix (`slt-1a-TP`), None if not ours."""
+    if not client_id.startswith(CLIENT_ID_PREFIX):
+        return None
+    try:
+        return OrderPurpose(client_id.rsplit("-", 1)[-1])
+    except ValueError:
+        return None
 
 
 class Engine:
@@ -74,6 +85,7 @@ class Engine:
             self._on_reject(tx, event)
         elif isinstance(event, OrderCanceled):
             tx.orders = [o for o in tx.orders if o.client_id != event.client_id]
+            tx.pending = [p for p in tx.pending if p.order.client_id != event.client_id]
         elif isinstance(event, FundingApplied):
             self._on_funding(tx, event)
         elif isinstance(event, Timer):
@@ -84,12 +96,16 @@ class Engine:
     def close_all(
         self, state: EngineState, time_ms: int, reason: ExitReason
     ) -> tuple[EngineState, list[Command]]:
-        """Exit every open position at market (end of a backtest, or `--flatten` on shutdown)."""
+        """Exit every open position at market (end of a backtest, or `--flatten` on shutdown), and
+        cancel entries still in flight. An entry stays pending until the venue confirms the
+        cancel: if it filled first, its fill still arrives and the position gets its stop."""
         tx = Tx(state)
         tx.time_ms = max(tx.time_ms, time_ms)
         for pos in list(tx.positions):
             if pos.closing_reason is None:
                 tx.exit(pos, reason)
+        for pending in tx.pending:
+            tx.cancel(pending.order)
         return tx.freeze(), tx.commands
 
     # candle closes ---------------------------------------------------------------------------
@@ -160,18 +176,21 @@ class Engine:
             tx.balance -= fill.fee
             tx.notice("unknown_fill", f"fill {fill.client_id} on {fill.symbol} with no position")
             return
+        # A fill can race our cancel (a target filling while we send an exit): the order is no
+        # longer tracked, but its id still says what it was, and the position did shrink.
+        purpose = order.purpose if order is not None else _purpose_from_id(fill.client_id)
         if fill.liquidation:
             reason = ExitReason.LIQUIDATION
-        elif order is None:
+        elif purpose is None or purpose is OrderPurpose.ENTRY or fill.side is pos.side:
             tx.balance -= fill.fee
             tx.notice("unknown_fill", f"fill {fill.client_id} matches no open order")
             return
-        elif order.purpose is OrderPurpose.STOP_LOSS:
+        elif purpose is OrderPurpose.STOP_LOSS:
             reason = pos.stop_reason
-        elif order.purpose is OrderPurpose.EXIT:
+        elif purpose is OrderPurpose.EXIT:
             reason = pos.closing_reason or ExitReason.SIGNAL_REVERSAL
         else:
-            reason = _FILL_REASON[order.purpose]
+            reason = _FILL_REASON[purpose]
         qty = min(fill.quantity, pos.quantity)
         if order is not None and (order.close_position or order.quantity == qty):
             tx.orders = [o for o in tx.orders if o.client_id != order.client_id]
@@ -279,6 +298,10 @@ class Engine:
         tx.orders = [o for o in tx.orders if o.client_id != cid]
         pos = tx.position(event.order.symbol)
         if pos is None:
+            return
+        if event.code == ErrorCode.REDUCE_ONLY_REJECT:
+            # The exchange holds nothing to reduce: the fill that flattened the position is on its
+            # way. Answering with another exit or stop would only be refused again, forever.
             return
         if event.order.purpose is OrderPurpose.STOP_LOSS and pos.closing_reason is None:
             # Never leave a position without its stop: if the stop cannot rest, get out now.

@@ -39,8 +39,10 @@ def enter(
         stats=stats,
         confidence=signal.confidence,
     )
-    qty = rules.round_qty(Decimal(repr(qty_f)), Rounding.DOWN, market=True)
-    max_qty = rules.round_qty(Decimal(repr(max_f)), Rounding.DOWN, market=True)
+    # Unrounded: check_order rounds down to the step and may bump up to min notional within
+    # the budget (rounding first would turn a small size into 0 and lose that chance).
+    qty = Decimal(repr(qty_f))
+    max_qty = Decimal(repr(max_f))
     # The risk budget may allow a bump to min notional; leverage is chosen for the final size.
     check = check_order(
         rules,

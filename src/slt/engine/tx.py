@@ -190,6 +190,10 @@ class Tx:
         net = gross - fees - pos.funding
         closed = sum((leg.quantity for leg in pos.exits), Decimal(0))
         exit_price = sum((leg.quantity * leg.price for leg in pos.exits), Decimal(0)) / closed
+        if len(pos.exits) > 1:  # a volume-weighted average of several legs, kept to 8 decimals
+            exit_price = exit_price.quantize(Decimal("1e-8"))
+        else:
+            exit_price = pos.exits[0].price
         entry_notional = pos.initial_quantity * pos.entry_price
         trade = TradeRecord(
             symbol=pos.symbol,
@@ -197,7 +201,7 @@ class Tx:
             entry_time_ms=pos.entry_time_ms,
             exit_time_ms=self.time_ms,
             entry_price=pos.entry_price,
-            exit_price=exit_price.quantize(Decimal("1e-8")).normalize(),
+            exit_price=exit_price,
             quantity=pos.initial_quantity,
             leverage=pos.leverage,
             margin=pos.initial_quantity * pos.entry_price / pos.leverage,

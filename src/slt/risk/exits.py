@@ -36,7 +36,7 @@ def protective_prices(
     sl_pct = Decimal(str(cfg.stop_loss_pct))
     tp_pct = Decimal(str(cfg.take_profit_pct))
     toward = Rounding.UP if side is Side.LONG else Rounding.DOWN
-    away = Rounding.DOWN if side is Side.LONG else Rounding.UP
+    away = Rounding.UP if side is Side.LONG else Rounding.DOWN
     stop = rules.round_price(entry * (1 - s * sl_pct), toward)
     target = rules.round_price(entry * (1 + s * tp_pct), away)
     partial: Decimal | None = None
@@ -111,3 +111,30 @@ def breakeven_stop(rules: SymbolRules, position: Position) -> Decimal | None:
     if side * (be - position.stop_price) < rules.tick_size:
         return None
     return be
+
+
+_EARLY = 1e-9  # relative margin so float rounding can only make a wake-up early, never late
+
+
+def close_wake_levels(cfg: RiskConfig, rules: SymbolRules, position: Position) -> tuple[float, float]:
+    """Closes at or beyond these levels could make the engine act on `position` at a candle close
+    (emergency exit or a trailing-stop move); a close strictly between them cannot.
+
+    Returns (low, high): act when close <= low or close >= high. Backtests use this to skip candles
+    on which nothing can happen; the levels err on the early side.
+    """
+    side = int(position.side)
+    entry = float(position.entry_price)
+    qty = float(position.quantity)
+    margin = float(position.margin)
+    emergency = entry - side * cfg.emergency_margin_loss * margin / qty
+    liq = position.liquidation_price
+    if liq is not None:
+        guard = float(liq) + side * cfg.liquidation_buffer_pct * entry
+        emergency = max(emergency, guard) if side > 0 else min(emergency, guard)
+    stop_next = float(position.stop_price) + side * float(rules.tick_size)
+    if side > 0:
+        trail = max(entry * (1 + cfg.trailing_activation_pct), stop_next / (1 - cfg.trailing_distance_pct))
+        return emergency * (1 + _EARLY), trail * (1 - _EARLY)
+    trail = min(entry * (1 - cfg.trailing_activation_pct), stop_next / (1 + cfg.trailing_distance_pct))
+    return trail * (1 + _EARLY), emergency * (1 - _EARLY)

@@ -18,7 +18,7 @@ import numpy as np
 from slt.config import BaselineConfig
 from slt.domain import Candle, CandleSeries, Signal
 from slt.strategy.base import SignalColumns
-from slt.strategy.indicators import ema, wilder_atr
+from slt.strategy.indicators import ema, regime_changes, wilder_atr
 
 
 class EmaAtrBaseline:
@@ -39,20 +39,9 @@ class EmaAtrBaseline:
         slow = ema(close, cfg.slow)
         atr_pct = wilder_atr(series.high, series.low, close, cfg.atr_period) / close
         spread = (fast - slow) / close
-        n = close.size
-        direction = np.zeros(n, dtype=np.int8)
-        regime = 0
-        warm = self.warmup_bars
-        sp = spread.tolist()
-        ap = atr_pct.tolist()
-        for i in range(n):
-            a = ap[i]
-            if a != a:  # NaN: ATR not ready
-                continue
-            new = _regime(regime, sp[i], cfg.band_atr * a)
-            if new != regime and i >= warm and cfg.min_atr_pct <= a <= cfg.max_atr_pct:
-                direction[i] = new
-            regime = new
+        direction = regime_changes(
+            spread, atr_pct, cfg.band_atr, self.warmup_bars, cfg.min_atr_pct, cfg.max_atr_pct
+        )
         confidence = np.minimum(1.0, np.abs(spread) / (2.0 * atr_pct))
         expected = confidence * atr_pct * self.horizon_sqrt
         return SignalColumns(direction, expected, confidence, atr_pct)

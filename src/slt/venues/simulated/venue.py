@@ -10,6 +10,7 @@ price, losing their margin. Funding is charged at each settlement time on open p
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from decimal import Decimal
 
@@ -38,6 +39,7 @@ from slt.rules import (
     funding_payment,
     funding_times,
     isolated_liquidation_price,
+    quantize_amount,
     trading_fee,
 )
 from slt.venues.simulated.book import VenuePosition
@@ -57,6 +59,9 @@ class SimulatedVenue:
         self.positions: dict[str, VenuePosition] = {}
         self.rejections: Counter[str] = Counter()
         self.fills = 0
+        # (candle open time, price) of the last intrabar trigger fill per symbol: orders sent in
+        # reaction to that fill meet the market where the fill happened, not at the candle's open.
+        self.intrabar: dict[str, tuple[int, float]] = {}
 
     # order entry ---------------------------------------------------------------------------
     def active_symbols(self) -> set[str]:
@@ -71,6 +76,9 @@ class SimulatedVenue:
             rules = self.rules.get(order.symbol)
         except UnknownSymbolError as exc:
             return [self._reject(order, now_ms, -1121, str(exc))]
+        traded = self.intrabar.get(order.symbol)
+        if traded is not None and traded[0] == now_ms:
+            mark = traded[1]
         mark_d = Decimal(repr(mark))
         check = check_order(
             rules,
@@ -81,17 +89,30 @@ class SimulatedVenue:
             mark_price=mark_d,
             reduce_only=order.reduce_only,
             close_position=order.close_position,
+            repair=False,  # the exchange answers what was sent; it never rounds for us
         )
         if not check.ok:
             return [self._reject(order, now_ms, check.code, check.reason)]
         pos = self.positions.get(order.symbol)
         if order.reduce_only or order.close_position:
+            if pos is None and traded is not None and traded[0] == now_ms:
+                # Sent in reaction to a fill earlier in this candle, on a position a later fill of
+                # the same candle closed: on the exchange it rested and expired with the position.
+                return [
+                    OrderAccepted(order, now_ms),
+                    OrderCanceled(order.symbol, order.client_id, now_ms),
+                ]
             if pos is None or pos.side == int(order.side):
                 return [self._reject(order, now_ms, -2022, "ReduceOnly Order is rejected.")]
         if order.type is OrderType.MARKET:
             if not order.reduce_only:
                 lev = order.leverage or (pos.leverage if pos else 1)
                 qty = order.quantity or Decimal(0)
+                held = pos.quantity if pos is not None and pos.side == int(order.side) else 0
+                allowed = rules.max_leverage_for((held + qty) * mark_d)
+                if lev > allowed:
+                    reason = f"Leverage {lev}x is above the {allowed}x of the notional's bracket."
+                    return [self._reject(order, now_ms, -2027, reason)]
                 need = qty * mark_d / lev + trading_fee(qty * mark_d, self.taker)
                 if need > self._available():
                     return [self._reject(order, now_ms, -2019, "Margin is insufficient.")]
@@ -170,16 +191,32 @@ class SimulatedVenue:
             hit_stops.append((float(liq), None))
         if hit_stops:
             # The adverse path meets the level nearest the open first.
-            level, order = max(hit_stops, key=lambda x: x[0] * side)
-            if order is None:
+            level, hit = max(hit_stops, key=lambda x: x[0] * side)
+            if hit is None:
                 return self._liquidate(sym, pos, candle.open_time)
-            return self._fill_trigger(order, level, candle)
+            return self._fill_trigger(hit, level, candle)
         events: list[Event] = []
         for level, order in sorted(targets, key=lambda x: x[0] * side):
             if sym not in self.positions:
                 break
             events.extend(self._fill_trigger(order, level, candle))
         return events
+
+    def trigger_levels(self, symbol: str) -> tuple[float, float]:
+        """(low, high): a candle with low <= low or high >= high could trigger a resting order or
+        a liquidation on `symbol`; one strictly inside cannot (backtests skip such candles)."""
+        pos = self.positions.get(symbol)
+        if pos is None:
+            return -math.inf, math.inf
+        lows = [-math.inf]
+        highs = [math.inf]
+        for order in self.resting.get(symbol, ()):
+            level = float(order.stop_price or 0)
+            adverse = order.type is OrderType.STOP_MARKET
+            (lows if adverse == (pos.side > 0) else highs).append(level)
+        if pos.liquidation_price is not None:
+            (lows if pos.side > 0 else highs).append(float(pos.liquidation_price))
+        return max(lows), min(highs)
 
     # fills ------------------------------------------------------------------------------------
     def _fill_trigger(self, order: OrderRequest, level: float, candle: Candle) -> list[Event]:
@@ -189,6 +226,7 @@ class SimulatedVenue:
         # A sell stop / buy target is passed by a lower open; a sell target / buy stop by a higher.
         gapped = (candle.open < level) if sell == is_stop else (candle.open > level)
         price = candle.open if gapped else level
+        self.intrabar[order.symbol] = (candle.open_time, price)
         self.resting[order.symbol] = [
             o for o in self.resting.get(order.symbol, []) if o.client_id != order.client_id
         ]
@@ -269,11 +307,15 @@ class SimulatedVenue:
 
     def _liquidate(self, symbol: str, pos: VenuePosition, time_ms: int) -> list[Event]:
         """Isolated liquidation: the position is closed at its liquidation price and the whole
-        isolated margin is lost (what PnL leaves of it goes as the clearance fee)."""
+        isolated margin is lost (what PnL leaves of it goes as the clearance fee).
+
+        The fill is on the tick grid (rounded against the position) and the fee has the exchange's
+        8 decimals, so the ledger stays exact even when margin = notional / leverage is not."""
         assert pos.liquidation_price is not None
-        price = pos.liquidation_price
+        adverse = Rounding.DOWN if pos.side > 0 else Rounding.UP
+        price = self.rules.get(symbol).round_price(pos.liquidation_price, adverse)
         pnl = pos.side * pos.quantity * (price - pos.entry_price)
-        fee = max(Decimal(0), pos.margin + pnl)
+        fee = quantize_amount(max(Decimal(0), pos.margin + pnl))
         self.balance += pnl - fee
         del self.positions[symbol]
         side = Side.SHORT if pos.side > 0 else Side.LONG

@@ -1,0 +1,108 @@
+"""The backtest's time grid: every symbol's candles placed on one global step index, and the
+scan that finds the next step at which an open position could need the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from slt.domain import CandleSeries
+from slt.domain.candle import DAY_MS, F64, I64
+from slt.strategy.base import SignalColumns
+
+
+@njit(cache=True)  # type: ignore[misc]
+def first_wake(
+    low: F64,
+    high: F64,
+    close: F64,
+    start: int,
+    stop: int,
+    low_trigger: float,
+    high_trigger: float,
+    close_low: float,
+    close_high: float,
+) -> int:
+    """First row in [start, stop) whose range or close reaches a trigger; `stop` if none."""
+    for k in range(start, stop):
+        if (
+            low[k] <= low_trigger
+            or high[k] >= high_trigger
+            or close[k] <= close_low
+            or close[k] >= close_high
+        ):
+            return k
+    return stop
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Global steps (sorted union of open times) and, per symbol, row <-> step maps."""
+
+    times: I64
+    step_ms: int
+    rows: dict[str, list[int]]  # step -> row, −1 where the symbol has no candle
+    steps: dict[str, I64]  # row -> step
+    close_grid: dict[str, F64]  # close on the global grid, carried forward over gaps
+    signal_steps: dict[int, list[str]]  # step -> symbols with a signal at that close
+    signal_order: list[int]
+    segment_ends: dict[str, I64]  # steps holding a symbol's last candle before a gap or the end
+
+    @classmethod
+    def build(
+        cls, series: Mapping[str, CandleSeries], signals: Mapping[str, SignalColumns]
+    ) -> Timeline:
+        symbols = sorted(series)
+        times = np.unique(np.concatenate([series[s].open_time for s in symbols]))
+        n = int(times.size)
+        rows: dict[str, list[int]] = {}
+        steps: dict[str, I64] = {}
+        close_grid: dict[str, F64] = {}
+        signal_steps: dict[int, list[str]] = {}
+        segment_ends: dict[str, I64] = {}
+        for s in symbols:
+            ser = series[s]
+            pos = np.searchsorted(times, ser.open_time)
+            idx = np.full(n, -1, dtype=np.int64)
+            idx[pos] = np.arange(len(ser))
+            rows[s] = idx.tolist()
+            steps[s] = pos.astype(np.int64)
+            filled = np.maximum.accumulate(np.where(idx >= 0, idx, 0))
+            close_grid[s] = ser.close[filled]
+            present = idx >= 0
+            ends = present & ~np.concatenate((present[1:], [False]))
+            segment_ends[s] = np.nonzero(ends)[0].astype(np.int64)
+            for g in pos[np.nonzero(signals[s].direction)[0]].tolist():
+                signal_steps.setdefault(g, []).append(s)
+        return cls(
+            times=times,
+            step_ms=series[symbols[0]].interval_ms,
+            rows=rows,
+            steps=steps,
+            close_grid=close_grid,
+            signal_steps=signal_steps,
+            signal_order=sorted(signal_steps),
+            segment_ends=segment_ends,
+        )
+
+    def __len__(self) -> int:
+        return int(self.times.size)
+
+    def next_segment_end(self, symbol: str, g: int) -> int:
+        """The step ≥ g holding the symbol's last candle before a gap (its mark freezes there)."""
+        ends = self.segment_ends[symbol]
+        i = int(np.searchsorted(ends, g))
+        return int(ends[i]) if i < ends.size else len(self)
+
+    def step_at_or_after(self, time_ms: int) -> int:
+        """First step whose open time is ≥ `time_ms` (len(self) when none)."""
+        return int(np.searchsorted(self.times, time_ms))
+
+    def next_close_day_step(self, g: int) -> int:
+        """First step ≥ g whose close falls in a later UTC day than step g−1's close."""
+        last_close = int(self.times[g - 1]) + self.step_ms if g > 0 else int(self.times[0])
+        midnight = last_close - last_close % DAY_MS + DAY_MS
+        return self.step_at_or_after(midnight - self.step_ms)

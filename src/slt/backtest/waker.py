@@ -1,0 +1,97 @@
+"""Finding the next candle that matters.
+
+Between two events an open position only waits: nothing the engine or the venue does can change
+unless a candle reaches a resting order or the liquidation price, a close reaches the emergency
+or trailing level (`risk.exits.close_wake_levels`), the drawdown halt could trip, the position
+reaches its time exit, funding settles, a UTC day starts, or a signal arrives. The waker computes
+the first step at which any of these can happen; every level errs early, so skipping is exact
+(a test replays runs with and without skipping and demands identical trade lists).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from slt.backtest.timeline import Timeline, first_wake
+from slt.config import Settings
+from slt.domain import CandleSeries
+from slt.domain.candle import F64
+from slt.risk.exits import close_wake_levels
+from slt.rules import ExchangeRules
+
+if TYPE_CHECKING:
+    from slt.backtest.driver import _Run
+
+
+class Waker:
+    def __init__(
+        self,
+        tl: Timeline,
+        series: Mapping[str, CandleSeries],
+        settings: Settings,
+        rules: ExchangeRules,
+        run: _Run,
+    ) -> None:
+        self.tl = tl
+        self.series = series
+        self.risk = settings.risk
+        self.rules = rules
+        self.run = run
+
+    def next_step(self, g: int) -> int:
+        """The first step ≥ g at which the engine or the venue could act."""
+        run = self.run
+        state = run.state
+        if state.pending or any(run.venue.market.values()):
+            return g
+        tl = self.tl
+        i = bisect.bisect_left(tl.signal_order, g)
+        nxt = tl.signal_order[i] if i < len(tl.signal_order) else len(tl)
+        if not state.positions:
+            return nxt
+        nxt = min(nxt, tl.next_close_day_step(g))
+        headroom = 0.0
+        p = state.protections
+        if not p.halted and p.day_start_equity > 0:
+            floor = p.day_start_equity * (1 - self.risk.daily_drawdown_halt)
+            headroom = max(0.0, state.equity() - floor) / len(state.positions)
+        for pos in state.positions:
+            if pos.closing_reason is not None:
+                return g
+            sym = pos.symbol
+            ser = self.series[sym]
+            steps = tl.steps[sym]
+            bound = min(nxt, tl.step_at_or_after(pos.entry_time_ms + self.risk.max_hold_ms - tl.step_ms))
+            # The last candle before a gap sets the mark the engine keeps using: see it.
+            bound = min(bound, tl.next_segment_end(sym, g))
+            vpos = run.venue.positions.get(sym)
+            if vpos is not None:
+                bound = min(bound, tl.step_at_or_after(vpos.next_funding_ms))
+            r0 = int(np.searchsorted(steps, g))
+            r_end = int(np.searchsorted(steps, bound))
+            low_t, high_t = run.venue.trigger_levels(sym)
+            c_low, c_high = close_wake_levels(self.risk, self.rules.get(sym), pos)
+            if p.day_start_equity > 0 and not p.halted:
+                move = headroom / float(pos.quantity) * (1 - 1e-9)
+                if int(pos.side) > 0:
+                    c_low = max(c_low, pos.mark_price - move)
+                else:
+                    c_high = min(c_high, pos.mark_price + move)
+            k = first_wake(ser.low, ser.high, ser.close, r0, r_end, low_t, high_t, c_low, c_high)
+            # A deadline already passed (the symbol had no candle then) is due at its next candle.
+            nxt = min(nxt, int(steps[k]) if k < r_end else max(bound, g))
+        return nxt
+
+    def fill_quiet(self, start: int, stop: int, equity: F64, in_market: np.ndarray) -> None:
+        """Equity and exposure on skipped steps: the positions are unchanged, prices move."""
+        state = self.run.state
+        acc = np.zeros(stop - start)
+        for pos in state.positions:
+            closes = self.tl.close_grid[pos.symbol][start:stop]
+            acc = acc + float(pos.quantity) * (closes - float(pos.entry_price)) * int(pos.side)
+        equity[start:stop] = float(state.balance) + acc
+        in_market[start:stop] = bool(state.positions)
