@@ -92,10 +92,10 @@ class BaselineConfig(BaseModel):
     """EMA trend + ATR baseline strategy parameters (bars of the backtest interval)."""
 
     model_config = _FROZEN
-    fast: int = Field(20, ge=2)
-    slow: int = Field(60, ge=3)
+    fast: int = Field(50, ge=2)
+    slow: int = Field(200, ge=3)
     atr_period: int = Field(14, ge=2)
-    band_atr: float = Field(0.25, ge=0, description="spread beyond ±band×ATR sets the regime")
+    band_atr: float = Field(1.0, ge=0, description="spread beyond ±band×ATR sets the regime")
     min_atr_pct: float = Field(0.0005, ge=0)
     max_atr_pct: float = Field(0.02, gt=0)
 

@@ -222,12 +222,6 @@ def _ledger_gap(result: BacktestResult) -> float:
     return float(result.final_balance - result.initial_balance - booked)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine defect: an entry decided at the last candle's close is filled at that close "
-    "by the end-of-data flush and the new position is never closed (its fee is charged, no trade "
-    "is recorded)",
-)
 def test_reversal_on_the_last_candle_closes_everything(shared_data: Path) -> None:
     """A reversal decided at the very last close must not leave money outside the trade list:
     the result promises realised trades only."""

@@ -1,0 +1,127 @@
+"""The `slt` command line. Thin: parse options, build settings, call a use case, print."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from slt.backtest import service
+from slt.backtest.driver import BacktestError
+from slt.backtest.report_terminal import render_summary
+from slt.config import ConfigError, load_settings
+from slt.data.commands import data_app
+from slt.rules import UnknownSymbolError, bundled_rules
+from slt.storage import StorageError
+
+app = typer.Typer(
+    name="slt",
+    help="SelfLearningTrader: automated trading for Binance USDⓈ-M perpetual futures.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(data_app, name="data")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _parse_time(value: str | None, option: str) -> int | None:
+    """ISO date/time (UTC) or int milliseconds → int UTC ms."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date; use YYYY-MM-DD[THH:MM] (UTC) or milliseconds")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+@app.command()
+def backtest(
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols (default: all stored)")
+    ] = None,
+    interval: Annotated[str | None, typer.Option(help="Candle interval, e.g. 1m")] = None,
+    start: Annotated[str | None, typer.Option(help="Start (UTC date or ms)")] = None,
+    end: Annotated[str | None, typer.Option(help="End, exclusive (UTC date or ms)")] = None,
+    balance: Annotated[float | None, typer.Option(help="Initial balance, USDT")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config file")] = None,
+    html: Annotated[bool, typer.Option(help="Write the HTML report")] = True,
+) -> None:
+    """Backtest the strategy on stored candles (the bundled sample on first use)."""
+    overrides: dict[str, object] = {}
+    if symbols:
+        overrides["symbols"] = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+    if interval:
+        overrides["interval"] = interval
+    if (start_ms := _parse_time(start, "--start")) is not None:
+        overrides["start_ms"] = start_ms
+    if (end_ms := _parse_time(end, "--end")) is not None:
+        overrides["end_ms"] = end_ms
+    if balance is not None:
+        overrides["initial_balance"] = balance
+    try:
+        base = load_settings(config)
+        settings = (
+            load_settings(config, backtest={**base.backtest.model_dump(), **overrides})
+            if overrides
+            else base
+        )
+        bt = settings.backtest
+        rules = bundled_rules()
+        for s in bt.symbols:
+            rules.get(s)
+
+        def loading_sample() -> None:
+            console.print("No candles stored yet: loading the bundled sample (4 symbols, 1m).")
+
+        series, _ = asyncio.run(
+            service.load_candles(settings, bt.symbols, bt.interval, loading_sample)
+        )
+        with Progress(
+            TextColumn("backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(), console=console, transient=True,
+        ) as bar:
+            task = bar.add_task("run", total=1)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result, metrics, path = service.run(
+                settings, rules, series, html=html, progress=progress
+            )
+        render_summary(result, metrics, console)
+        asyncio.run(service.store_run(settings, result, metrics))
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except (BacktestError, UnknownSymbolError, StorageError) as exc:
+        _fail(str(exc))
+    speed = result.candles_processed / result.elapsed_s if result.elapsed_s else 0.0
+    console.print(
+        f"run {result.run_id}: {result.candles_processed:,} candles in {result.elapsed_s:.2f} s "
+        f"({speed:,.0f} candles/s); stored in {settings.effective_database_url.split('///')[-1]}"
+    )
+    if path is not None:
+        console.print(f"report: {path}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
