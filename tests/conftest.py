@@ -15,5 +15,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 def shared_data() -> Path:
     """Path to ../shared/data, or skip the test when the shared folder is not beside the repo."""
     if not (SHARED_DATA / "market").is_dir():
-        pytest.skip(f"real market data not found at {SHARED_DATA} (only present in CI/dev checkouts)")
+        pytest.skip(
+            f"real market data not found at {SHARED_DATA} (only present in CI/dev checkouts)"
+        )
     return SHARED_DATA

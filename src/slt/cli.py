@@ -93,8 +93,12 @@ def backtest(
             service.load_candles(settings, bt.symbols, bt.interval, loading_sample)
         )
         with Progress(
-            TextColumn("backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(), console=console, transient=True,
+            TextColumn("backtest"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         ) as bar:
             task = bar.add_task("run", total=1)
 

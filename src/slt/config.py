@@ -27,7 +27,9 @@ class FeeConfig(BaseModel):
     model_config = _FROZEN
     taker_rate: float = Field(0.0005, ge=0, le=0.01)
     maker_rate: float = Field(0.0002, ge=-0.001, le=0.01)
-    slippage_pct: float = Field(0.0002, ge=0, le=0.05, description="adverse fill slippage, fraction")
+    slippage_pct: float = Field(
+        0.0002, ge=0, le=0.05, description="adverse fill slippage, fraction"
+    )
     funding_rate: float = Field(
         0.0001, ge=-0.03, le=0.03, description="funding rate per interval (data has no history)"
     )

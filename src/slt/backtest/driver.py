@@ -46,7 +46,7 @@ Progress = Callable[[int, int], None]
 
 
 class BacktestError(Exception):
-    """The backtest cannot run as asked (no data, unknown symbol...). The message says how to fix it."""
+    """The backtest cannot run as asked (no data, unknown symbol...); the message says the fix."""
 
 
 class _Run:
@@ -63,9 +63,11 @@ class _Run:
     def state_symbols(self) -> list[str]:
         """Symbols the engine or venue is holding something on: their candles must be seen."""
         st = self.state
-        return [p.symbol for p in st.positions] + [p.symbol for p in st.pending] + [
-            s for s, orders in self.venue.market.items() if orders
-        ]
+        return (
+            [p.symbol for p in st.positions]
+            + [p.symbol for p in st.pending]
+            + [s for s, orders in self.venue.market.items() if orders]
+        )
 
     def feed(self, events: list[Event]) -> None:
         """Give the engine every event of a batch before acting on its answers, as on a real
@@ -201,15 +203,21 @@ def _flatten(run: _Run, end_ms: int, last_close: Mapping[str, float]) -> None:
         run.feed(run.venue.flush(sym, last_close[sym], end_ms))
 
 
-def _check_inputs(series: Mapping[str, CandleSeries], symbols: list[str], rules: ExchangeRules) -> None:
+def _check_inputs(
+    series: Mapping[str, CandleSeries], symbols: list[str], rules: ExchangeRules
+) -> None:
     if not symbols:
         raise BacktestError("no candles to backtest: import data with `slt data import FILE...`")
     intervals = {series[s].interval for s in symbols}
     if len(intervals) > 1:
-        raise BacktestError(f"symbols have different intervals {sorted(intervals)}; pick one with --interval")
+        raise BacktestError(
+            f"symbols have different intervals {sorted(intervals)}; pick one with --interval"
+        )
     for s in symbols:
         if len(series[s]) == 0:
-            raise BacktestError(f"no candles for {s} in the chosen window; widen --start/--end or import data")
+            raise BacktestError(
+                f"no candles for {s} in the chosen window; widen --start/--end or import data"
+            )
         if s not in rules:
             raise BacktestError(
                 f"{s} has no exchange rules (not a USDⓈ-M perpetual in the bundled exchangeInfo); "

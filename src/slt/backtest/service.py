@@ -72,10 +72,21 @@ async def load_candles(
 
 def metrics_record(m: Metrics) -> dict[str, Any]:
     """The headline metrics as plain JSON values, for the run store."""
-    keep = (
-        "total_return cagr sharpe sortino max_drawdown trades wins losses win_rate profit_factor "
-        "expectancy_return avg_holding_ms exposure"
-    ).split()
+    keep = [
+        "total_return",
+        "cagr",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "trades",
+        "wins",
+        "losses",
+        "win_rate",
+        "profit_factor",
+        "expectancy_return",
+        "avg_holding_ms",
+        "exposure",
+    ]
     out: dict[str, Any] = {k: getattr(m, k) for k in keep}
     out["fees_paid"] = str(m.fees_paid)
     out["funding_paid"] = str(m.funding_paid)
@@ -114,7 +125,9 @@ def run(
     progress: Progress | None = None,
 ) -> tuple[BacktestResult, Metrics, Path | None]:
     check_leverage_config(settings, rules, sorted(series))
-    horizon = settings.risk.max_hold_ms // (series[next(iter(series))].interval_ms if series else 60_000)
+    horizon = settings.risk.max_hold_ms // (
+        series[next(iter(series))].interval_ms if series else 60_000
+    )
     strategy = EmaAtrBaseline(settings.baseline, horizon_bars=max(1, horizon))
     result = run_backtest(series, strategy, settings, rules, progress=progress)
     metrics = compute_metrics(result)

@@ -14,7 +14,7 @@ from slt.domain.candle import DAY_MS, F64, I64
 from slt.strategy.base import SignalColumns
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def first_wake(
     low: F64,
     high: F64,

@@ -65,7 +65,9 @@ class Waker:
             sym = pos.symbol
             ser = self.series[sym]
             steps = tl.steps[sym]
-            bound = min(nxt, tl.step_at_or_after(pos.entry_time_ms + self.risk.max_hold_ms - tl.step_ms))
+            bound = min(
+                nxt, tl.step_at_or_after(pos.entry_time_ms + self.risk.max_hold_ms - tl.step_ms)
+            )
             # The last candle before a gap sets the mark the engine keeps using: see it.
             bound = min(bound, tl.next_segment_end(sym, g))
             vpos = run.venue.positions.get(sym)

@@ -29,7 +29,7 @@ INTERVAL_MS: dict[str, int] = {
 
 
 def interval_ms(interval: str) -> int:
-    """Length of a Binance interval name in milliseconds; raises ValueError naming the valid ones."""
+    """Length of a Binance interval name in ms; raises ValueError naming the valid ones."""
     try:
         return INTERVAL_MS[interval]
     except KeyError:
@@ -38,7 +38,7 @@ def interval_ms(interval: str) -> int:
 
 
 class Candle(msgspec.Struct, frozen=True, gc=False):
-    """One closed candle. Times are int UTC ms; prices and volume are floats (the analytics zone)."""
+    """One closed candle. Times are int UTC ms; prices and volume floats (the analytics zone)."""
 
     symbol: str
     open_time: int
@@ -75,7 +75,7 @@ class CandleSeries:
         return interval_ms(self.interval)
 
     def candle(self, i: int) -> Candle:
-        """Row *i* as a `Candle` value (close_time = open_time + interval − 1, as Binance reports it)."""
+        """Row *i* as a `Candle` (close_time = open_time + interval − 1, as Binance reports)."""
         ot = int(self.open_time[i])
         return Candle(
             self.symbol,

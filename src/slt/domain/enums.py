@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Side(IntEnum):
@@ -21,15 +21,15 @@ class Side(IntEnum):
         return Side.SHORT if self is Side.LONG else Side.LONG
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
     STOP_MARKET = "STOP_MARKET"
     TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
 
 
-class OrderPurpose(str, Enum):
-    """Why the engine placed an order; encoded in the client order id so fills explain themselves."""
+class OrderPurpose(StrEnum):
+    """Why the engine placed an order; in the client order id so fills explain themselves."""
 
     ENTRY = "EN"
     STOP_LOSS = "SL"
@@ -38,7 +38,7 @@ class OrderPurpose(str, Enum):
     EXIT = "EX"
 
 
-class ExitReason(str, Enum):
+class ExitReason(StrEnum):
     """Reason code written into every trade record."""
 
     STOP_LOSS = "stop_loss"
@@ -53,7 +53,7 @@ class ExitReason(str, Enum):
     END_OF_DATA = "end_of_data"
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     """Why an order was refused before or at the venue."""
 
     FILTER = "filter"
@@ -65,7 +65,7 @@ class RejectReason(str, Enum):
     RISK_BUDGET = "risk_budget"
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     BACKTEST = "backtest"
     PAPER = "paper"
     LIVE = "live"

@@ -66,7 +66,15 @@ class Timer(msgspec.Struct, frozen=True, tag=True):
     time_ms: int
 
 
-Event = BarsClosed | OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | FundingApplied | Timer
+Event = (
+    BarsClosed
+    | OrderAccepted
+    | OrderRejected
+    | OrderFilled
+    | OrderCanceled
+    | FundingApplied
+    | Timer
+)
 
 
 class PlaceOrder(msgspec.Struct, frozen=True, tag=True):

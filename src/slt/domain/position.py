@@ -64,7 +64,7 @@ class ExitLeg(msgspec.Struct, frozen=True):
 
 
 class TradeRecord(msgspec.Struct, frozen=True):
-    """A closed position. `net_pnl` = gross − fees − funding paid; `return_pct` = net / entry notional."""
+    """A closed position. `net_pnl` = gross − fees − funding paid; `return_pct` = net / notional."""
 
     symbol: str
     side: Side

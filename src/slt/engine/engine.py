@@ -118,7 +118,9 @@ class Engine:
                 best = max(pos.best_price, c) if pos.side is Side.LONG else min(pos.best_price, c)
                 tx.set_position(replace(pos, mark_price=c, best_price=best))
         equity = tx.equity()
-        tx.set_protections(check_drawdown(cfg, roll_day(tx.protections, tx.time_ms, equity), equity))
+        tx.set_protections(
+            check_drawdown(cfg, roll_day(tx.protections, tx.time_ms, equity), equity)
+        )
 
         for bar in event.bars:
             pos = tx.position(bar.candle.symbol)
@@ -139,13 +141,19 @@ class Engine:
             for b in event.bars
             if b.signal is not None and passes_thresholds(cfg, b.signal)
         ]
-        signals.sort(key=lambda s: (-signal_strength(s[0].expected_return, s[0].confidence), s[0].symbol))
+        signals.sort(
+            key=lambda s: (-signal_strength(s[0].expected_return, s[0].confidence), s[0].symbol)
+        )
         for signal, price in signals:
             pos = tx.position(signal.symbol)
             if pos is not None and pos.closing_reason is None:
                 if int(pos.side) == signal.direction:
                     tx.set_position(
-                        replace(pos, expected_return=signal.expected_return, confidence=signal.confidence)
+                        replace(
+                            pos,
+                            expected_return=signal.expected_return,
+                            confidence=signal.confidence,
+                        )
                     )
                 continue
             if tx.pending_for(signal.symbol) is not None:
@@ -195,11 +203,14 @@ class Engine:
         if order is not None and (order.close_position or order.quantity == qty):
             tx.orders = [o for o in tx.orders if o.client_id != order.client_id]
         rest = tx.reduce(self.risk, pos, qty, fill.price, fill.fee, reason)
-        if rest is not None and reason is ExitReason.PARTIAL_TAKE_PROFIT:
-            if self.risk.breakeven_after_partial:
-                be = breakeven_stop(self.rules.get(rest.symbol), rest)
-                if be is not None:
-                    tx.move_stop(rest, be, ExitReason.TRAILING_STOP)
+        if (
+            rest is not None
+            and reason is ExitReason.PARTIAL_TAKE_PROFIT
+            and self.risk.breakeven_after_partial
+        ):
+            be = breakeven_stop(self.rules.get(rest.symbol), rest)
+            if be is not None:
+                tx.move_stop(rest, be, ExitReason.TRAILING_STOP)
 
     def _on_entry_fill(self, tx: Tx, pending: PendingEntry, fill: Fill) -> None:
         rules = self.rules.get(fill.symbol)
@@ -290,7 +301,8 @@ class Engine:
     def _on_reject(self, tx: Tx, event: OrderRejected) -> None:
         cid = event.order.client_id
         tx.time_ms = max(tx.time_ms, event.time_ms)
-        msg = f"{event.order.symbol} {event.order.purpose.name} rejected ({event.code}): {event.reason}"
+        order = event.order
+        msg = f"{order.symbol} {order.purpose.name} rejected ({event.code}): {event.reason}"
         tx.notice("order_rejected", msg)
         if any(p.order.client_id == cid for p in tx.pending):
             tx.pending = [p for p in tx.pending if p.order.client_id != cid]

@@ -1,4 +1,4 @@
-"""Turning a signal into an entry order: size, leverage, margin and exchange rules, in that order."""
+"""From a signal to an entry order: size, leverage, margin and exchange rules, in that order."""
 
 from __future__ import annotations
 

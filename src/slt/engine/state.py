@@ -69,4 +69,3 @@ class EngineState(msgspec.Struct, frozen=True):
     def active_count(self) -> int:
         """Positions that are staying (not being closed) plus entries in flight."""
         return sum(1 for p in self.positions if p.closing_reason is None) + len(self.pending)
-

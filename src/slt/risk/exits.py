@@ -59,11 +59,7 @@ def close_exit_reason(
         return ExitReason.TIME_EXIT
     if is_emergency(cfg, position, close):
         return ExitReason.EMERGENCY
-    if (
-        cfg.signal_reversal_exit
-        and signal is not None
-        and signal.direction == -int(position.side)
-    ):
+    if cfg.signal_reversal_exit and signal is not None and signal.direction == -int(position.side):
         return ExitReason.SIGNAL_REVERSAL
     return None
 
@@ -116,7 +112,9 @@ def breakeven_stop(rules: SymbolRules, position: Position) -> Decimal | None:
 _EARLY = 1e-9  # relative margin so float rounding can only make a wake-up early, never late
 
 
-def close_wake_levels(cfg: RiskConfig, rules: SymbolRules, position: Position) -> tuple[float, float]:
+def close_wake_levels(
+    cfg: RiskConfig, rules: SymbolRules, position: Position
+) -> tuple[float, float]:
     """Closes at or beyond these levels could make the engine act on `position` at a candle close
     (emergency exit or a trailing-stop move); a close strictly between them cannot.
 
@@ -134,7 +132,11 @@ def close_wake_levels(cfg: RiskConfig, rules: SymbolRules, position: Position) -
         emergency = max(emergency, guard) if side > 0 else min(emergency, guard)
     stop_next = float(position.stop_price) + side * float(rules.tick_size)
     if side > 0:
-        trail = max(entry * (1 + cfg.trailing_activation_pct), stop_next / (1 - cfg.trailing_distance_pct))
+        trail = max(
+            entry * (1 + cfg.trailing_activation_pct), stop_next / (1 - cfg.trailing_distance_pct)
+        )
         return emergency * (1 + _EARLY), trail * (1 - _EARLY)
-    trail = min(entry * (1 - cfg.trailing_activation_pct), stop_next / (1 + cfg.trailing_distance_pct))
+    trail = min(
+        entry * (1 - cfg.trailing_activation_pct), stop_next / (1 + cfg.trailing_distance_pct)
+    )
     return trail * (1 + _EARLY), emergency * (1 - _EARLY)

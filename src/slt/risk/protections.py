@@ -1,4 +1,4 @@
-"""Protections that pause new entries: a daily drawdown halt and a cooldown after a losing streak."""
+"""Protections that pause entries: a daily drawdown halt and a cooldown after a losing streak."""
 
 from __future__ import annotations
 

@@ -102,11 +102,21 @@ class BaselineState:
         a = atr / c
         spread = (self.fast - self.slow) / c
         new = _regime(self.regime, spread, cfg.band_atr * a)
-        fire = new != self.regime and i >= self.s.warmup_bars and cfg.min_atr_pct <= a <= cfg.max_atr_pct
+        fire = (
+            new != self.regime
+            and i >= self.s.warmup_bars
+            and cfg.min_atr_pct <= a <= cfg.max_atr_pct
+        )
         self.regime = new
         if not fire:
             return None
         conf = min(1.0, abs(spread) / (2.0 * a))
         return Signal(
-            self.symbol, candle.close_time + 1, new, conf * a * self.s.horizon_sqrt, conf, a, self.s.name
+            self.symbol,
+            candle.close_time + 1,
+            new,
+            conf * a * self.s.horizon_sqrt,
+            conf,
+            a,
+            self.s.name,
         )

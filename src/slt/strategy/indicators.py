@@ -12,7 +12,7 @@ from numba import njit
 from slt.domain.candle import F64
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _ema(values: F64, alpha: float) -> F64:
     out = np.empty_like(values)
     if values.size == 0:
@@ -28,10 +28,10 @@ def _ema(values: F64, alpha: float) -> F64:
 
 def ema(values: F64, period: int) -> F64:
     """Exponential moving average, alpha = 2 / (period + 1), seeded with the first value."""
-    return _ema(np.ascontiguousarray(values, dtype=np.float64), 2.0 / (period + 1.0))  # type: ignore[no-any-return]
+    return _ema(np.ascontiguousarray(values, dtype=np.float64), 2.0 / (period + 1.0))
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _wilder_atr(high: F64, low: F64, close: F64, period: int) -> F64:
     n = close.size
     out = np.full(n, np.nan)
@@ -52,10 +52,10 @@ def _wilder_atr(high: F64, low: F64, close: F64, period: int) -> F64:
 
 def wilder_atr(high: F64, low: F64, close: F64, period: int) -> F64:
     """Wilder's ATR of the true range; NaN until `period` bars have been seen."""
-    return _wilder_atr(high, low, close, period)  # type: ignore[no-any-return]
+    return _wilder_atr(high, low, close, period)
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def regime_changes(
     spread: F64, atr_pct: F64, band: float, warmup: int, min_atr: float, max_atr: float
 ) -> np.ndarray:

@@ -220,7 +220,7 @@ class SimulatedVenue:
 
     # fills ------------------------------------------------------------------------------------
     def _fill_trigger(self, order: OrderRequest, level: float, candle: Candle) -> list[Event]:
-        """A triggered stop/target fills at its level, or at the open if the candle gapped past it."""
+        """A triggered stop/target fills at its level, or at the open if the candle gapped past."""
         sell = order.side is Side.SHORT
         is_stop = order.type is OrderType.STOP_MARKET
         # A sell stop / buy target is passed by a lower open; a sell target / buy stop by a higher.
@@ -320,7 +320,14 @@ class SimulatedVenue:
         del self.positions[symbol]
         side = Side.SHORT if pos.side > 0 else Side.LONG
         fill = Fill(
-            f"autoclose-{time_ms}", symbol, side, price, pos.quantity, fee, time_ms, liquidation=True
+            f"autoclose-{time_ms}",
+            symbol,
+            side,
+            price,
+            pos.quantity,
+            fee,
+            time_ms,
+            liquidation=True,
         )
         self.fills += 1
         return [OrderFilled(fill), *self._expire_reduce_only(symbol, time_ms)]
