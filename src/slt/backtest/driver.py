@@ -162,6 +162,13 @@ def run_backtest(
             run.marks[sym] = candle.close
             bars.append(Bar(candle, signals[sym].signal(sym, t_close, r, strategy.name)))
         run.feed([BarsClosed(t_close, tuple(bars))])
+        ended = frozenset(
+            c.symbol for c, r in candles if r == len(series[c.symbol]) - 1 and g < n_steps - 1
+        )
+        if ended:
+            # A symbol's data ends here (as on a delisting): what it holds is closed at its last
+            # close instead of waiting, frozen, for candles that never come.
+            _flatten(run, t_close, {s: float(series[s].close[-1]) for s in ended}, ended)
         equity[g] = run.state.equity()
         in_market[g] = bool(run.state.positions)
         g += 1
@@ -194,13 +201,19 @@ def run_backtest(
     )
 
 
-def _flatten(run: _Run, end_ms: int, last_close: Mapping[str, float]) -> None:
+def _flatten(
+    run: _Run,
+    end_ms: int,
+    last_close: Mapping[str, float],
+    symbols: frozenset[str] | None = None,
+) -> None:
     """Close what is still open at each symbol's last close, so the result holds only realised
     trades; entries decided on the last close never fill (there is no next open)."""
-    run.state, commands = run.engine.close_all(run.state, end_ms, ExitReason.END_OF_DATA)
+    run.state, commands = run.engine.close_all(run.state, end_ms, ExitReason.END_OF_DATA, symbols)
     run.execute(commands)
     for sym in sorted(run.venue.market):
-        run.feed(run.venue.flush(sym, last_close[sym], end_ms))
+        if symbols is None or sym in symbols:
+            run.feed(run.venue.flush(sym, last_close[sym], end_ms))
 
 
 def _check_inputs(

@@ -94,18 +94,24 @@ class Engine:
         return tx.freeze(), tx.commands
 
     def close_all(
-        self, state: EngineState, time_ms: int, reason: ExitReason
+        self,
+        state: EngineState,
+        time_ms: int,
+        reason: ExitReason,
+        symbols: frozenset[str] | None = None,
     ) -> tuple[EngineState, list[Command]]:
-        """Exit every open position at market (end of a backtest, or `--flatten` on shutdown), and
-        cancel entries still in flight. An entry stays pending until the venue confirms the
-        cancel: if it filled first, its fill still arrives and the position gets its stop."""
+        """Exit every open position (of `symbols`, default all) at market — end of a backtest or
+        of a symbol's data, or `--flatten` on shutdown — and cancel entries still in flight. An
+        entry stays pending until the venue confirms the cancel: if it filled first, its fill
+        still arrives and the position gets its stop."""
         tx = Tx(state)
         tx.time_ms = max(tx.time_ms, time_ms)
         for pos in list(tx.positions):
-            if pos.closing_reason is None:
+            if pos.closing_reason is None and (symbols is None or pos.symbol in symbols):
                 tx.exit(pos, reason)
         for pending in tx.pending:
-            tx.cancel(pending.order)
+            if symbols is None or pending.symbol in symbols:
+                tx.cancel(pending.order)
         return tx.freeze(), tx.commands
 
     # candle closes ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from slt.backtest.result import BacktestResult
 from slt.config import Settings, load_settings
 from slt.data.csv_import import parse_file
 from slt.data.sample import sample_files
-from slt.domain import CandleSeries, ExitReason
+from slt.domain import CandleSeries, ExitReason, TradeRecord
 from slt.domain.candle import DAY_MS, MINUTE_MS
 from slt.rules import ExchangeRules, bundled_rules
 from slt.strategy.baseline import EmaAtrBaseline
@@ -167,7 +167,7 @@ def _until(series: CandleSeries, end_ms: int) -> CandleSeries:
 
 def _first_trade(
     result: BacktestResult, symbol: str | None, after_ms: int, min_hold_ms: int
-) -> Any:
+) -> TradeRecord:
     for t in result.trades:
         if (
             (symbol is None or t.symbol == symbol)
@@ -200,7 +200,10 @@ def _ragged(sample: Series, settings: Settings, rules: ExchangeRules) -> Ragged:
     s["LTCUSDT"] = ltc.slice(2500, len(ltc))
 
     t = _first_trade(_run(s, settings, rules, skip=True), "ADAUSDT", ltc_start, 20 * MINUTE_MS)
-    ada_gap = (t.entry_time_ms + 5 * MINUTE_MS, t.entry_time_ms + 5 * MINUTE_MS + 10 * 60 * MINUTE_MS)
+    ada_gap = (
+        t.entry_time_ms + 5 * MINUTE_MS,
+        t.entry_time_ms + 5 * MINUTE_MS + 10 * 60 * MINUTE_MS,
+    )
     s["ADAUSDT"] = _drop_window(s["ADAUSDT"], *ada_gap)
 
     # A gap of every symbol across a UTC midnight, while something is open.
@@ -260,4 +263,37 @@ def test_skipping_changes_nothing_with_ragged_data(
     assert not any(
         t.symbol == "LTCUSDT" and t.entry_time_ms <= ragged.ltc_start_ms for t in full.trades
     )
+    assert_same_run(skipped, full)
+
+
+# Coarser candles -----------------------------------------------------------------------------
+
+
+def _resample(series: CandleSeries, k: int, interval: str) -> CandleSeries:
+    """k consecutive 1m candles merged into one (the sample has no gaps, so they align)."""
+    n = len(series) // k * k
+    return CandleSeries(
+        series.symbol,
+        interval,
+        series.open_time[:n:k],
+        series.open[:n:k],
+        series.high[:n].reshape(-1, k).max(axis=1),
+        series.low[:n].reshape(-1, k).min(axis=1),
+        series.close[k - 1 : n : k],
+        series.volume[:n].reshape(-1, k).sum(axis=1),
+    )
+
+
+@pytest.mark.parametrize(("k", "interval"), [(5, "5m"), (15, "15m")])
+def test_skipping_changes_nothing_on_coarser_candles(
+    k: int, interval: str, sample: Series, rules: ExchangeRules
+) -> None:
+    """Funding times, UTC midnights and time exits fall on other step sizes here; a faster
+    baseline keeps the number of trades meaningful."""
+    series = {s: _resample(ser, k, interval) for s, ser in sample.items()}
+    settings = load_settings(baseline={"fast": 5, "slow": 20}, risk={"max_hold_ms": 86_400_000})
+    skipped = _run(series, settings, rules, skip=True)
+    full = _run(series, settings, rules, skip=False)
+    assert len(full.trades) >= 50
+    assert any(t.funding != 0 for t in full.trades)
     assert_same_run(skipped, full)
