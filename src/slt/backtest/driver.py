@@ -110,16 +110,6 @@ def run_backtest(
     n_steps = len(tl)
     step_ms = tl.step_ms
     time_list: list[int] = tl.times.tolist()
-    cols = {
-        s: (
-            series[s].open.tolist(),
-            series[s].high.tolist(),
-            series[s].low.tolist(),
-            series[s].close.tolist(),
-            series[s].volume.tolist(),
-        )
-        for s in symbols
-    }
     balance = Decimal(repr(settings.backtest.initial_balance))
     engine = Engine(rules, settings.risk, settings.fees)
     run = _Run(engine, SimulatedVenue(rules, settings.fees, balance), engine.initial_state(balance))
@@ -147,8 +137,17 @@ def run_backtest(
         for s in step_symbols:
             r = tl.rows[s][g]
             if r >= 0:
-                o, h, lo, c, v = cols[s]
-                candle = Candle(s, t_open, t_open + step_ms - 1, o[r], h[r], lo[r], c[r], v[r])
+                ser = series[s]
+                candle = Candle(
+                    s,
+                    t_open,
+                    t_open + step_ms - 1,
+                    ser.open.item(r),
+                    ser.high.item(r),
+                    ser.low.item(r),
+                    ser.close.item(r),
+                    ser.volume.item(r),
+                )
                 candles.append((candle, r))
         for candle, _ in candles:
             run.marks[candle.symbol] = candle.open
