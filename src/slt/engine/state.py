@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import msgspec
@@ -40,16 +41,10 @@ class EngineState(msgspec.Struct, frozen=True):
     protections: Protections = Protections()
 
     def position(self, symbol: str) -> Position | None:
-        for p in self.positions:
-            if p.symbol == symbol:
-                return p
-        return None
+        return find_position(self.positions, symbol)
 
     def pending_for(self, symbol: str) -> PendingEntry | None:
-        for p in self.pending:
-            if p.symbol == symbol:
-                return p
-        return None
+        return find_pending(self.pending, symbol)
 
     def order(self, client_id: str) -> OrderRequest | None:
         for o in self.orders:
@@ -58,14 +53,45 @@ class EngineState(msgspec.Struct, frozen=True):
         return None
 
     def equity(self) -> float:
-        """Wallet balance plus unrealised PnL at the latest marks."""
-        return float(self.balance) + sum(p.unrealized_pnl(p.mark_price) for p in self.positions)
+        return equity_of(self.balance, self.positions)
 
     def available(self) -> float:
-        """Balance not locked as margin by open positions or entries in flight."""
-        locked = sum(p.margin for p in self.positions) + sum(p.margin for p in self.pending)
-        return float(self.balance - locked)
+        return available_of(self.balance, self.positions, self.pending)
 
     def active_count(self) -> int:
-        """Positions that are staying (not being closed) plus entries in flight."""
-        return sum(1 for p in self.positions if p.closing_reason is None) + len(self.pending)
+        return active_count_of(self.positions, self.pending)
+
+
+# The book arithmetic shared by the frozen state and a step's working copy (engine.tx).
+
+
+def find_position(positions: Sequence[Position], symbol: str) -> Position | None:
+    for p in positions:
+        if p.symbol == symbol:
+            return p
+    return None
+
+
+def find_pending(pending: Sequence[PendingEntry], symbol: str) -> PendingEntry | None:
+    for p in pending:
+        if p.symbol == symbol:
+            return p
+    return None
+
+
+def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
+    """Wallet balance plus unrealised PnL at the latest marks."""
+    return float(balance) + sum(p.unrealized_pnl(p.mark_price) for p in positions)
+
+
+def available_of(
+    balance: Decimal, positions: Sequence[Position], pending: Sequence[PendingEntry]
+) -> float:
+    """Balance not locked as margin by open positions or entries in flight."""
+    locked = sum(p.margin for p in positions) + sum(p.margin for p in pending)
+    return float(balance - locked)
+
+
+def active_count_of(positions: Sequence[Position], pending: Sequence[PendingEntry]) -> int:
+    """Positions that are staying (not being closed) plus entries in flight."""
+    return sum(1 for p in positions if p.closing_reason is None) + len(pending)

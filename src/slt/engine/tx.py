@@ -29,7 +29,15 @@ from slt.domain import (
     TradeRecord,
     client_order_id,
 )
-from slt.engine.state import EngineState, PendingEntry
+from slt.engine.state import (
+    EngineState,
+    PendingEntry,
+    active_count_of,
+    available_of,
+    equity_of,
+    find_pending,
+    find_position,
+)
 from slt.risk.protections import Protections, record_trade
 
 replace = msgspec.structs.replace
@@ -61,26 +69,19 @@ class Tx:
 
     # lookups ---------------------------------------------------------------------------------
     def position(self, symbol: str) -> Position | None:
-        for p in self.positions:
-            if p.symbol == symbol:
-                return p
-        return None
+        return find_position(self.positions, symbol)
 
     def pending_for(self, symbol: str) -> PendingEntry | None:
-        for p in self.pending:
-            if p.symbol == symbol:
-                return p
-        return None
+        return find_pending(self.pending, symbol)
 
     def equity(self) -> float:
-        return float(self.balance) + sum(p.unrealized_pnl(p.mark_price) for p in self.positions)
+        return equity_of(self.balance, self.positions)
 
     def available(self) -> float:
-        locked = sum(p.margin for p in self.positions) + sum(p.margin for p in self.pending)
-        return float(self.balance - locked)
+        return available_of(self.balance, self.positions, self.pending)
 
     def active_count(self) -> int:
-        return sum(1 for p in self.positions if p.closing_reason is None) + len(self.pending)
+        return active_count_of(self.positions, self.pending)
 
     # primitives ------------------------------------------------------------------------------
     def set_position(self, new: Position) -> None:
