@@ -32,6 +32,7 @@ from slt.domain import (
     Event,
     ExitReason,
     Notice,
+    OrderAccepted,
     PlaceOrder,
     RecordTrade,
     TradeRecord,
@@ -74,6 +75,8 @@ class _Run:
         exchange: two orders filled by one candle are both reported before we react to either."""
         commands: list[Command] = []
         for event in events:
+            if isinstance(event, OrderAccepted):
+                continue  # the engine already counts a sent order as live
             self.state, more = self.engine.step(self.state, event)
             commands.extend(more)
         if commands:

@@ -56,7 +56,11 @@ class Timeline:
         cls, series: Mapping[str, CandleSeries], signals: Mapping[str, SignalColumns]
     ) -> Timeline:
         symbols = sorted(series)
-        times = np.unique(np.concatenate([series[s].open_time for s in symbols]))
+        first = series[symbols[0]].open_time
+        if all(np.array_equal(series[s].open_time, first) for s in symbols[1:]):
+            times = first  # the usual case: every symbol on the same grid
+        else:
+            times = np.unique(np.concatenate([series[s].open_time for s in symbols]))
         n = int(times.size)
         rows: dict[str, list[int]] = {}
         steps: dict[str, I64] = {}
