@@ -23,7 +23,6 @@ from slt.domain import (
     OrderFilled,
     OrderPurpose,
     OrderRejected,
-    OrderType,
     Position,
     Side,
     Timer,
@@ -250,28 +249,9 @@ class Engine:
         prices = protective_prices(self.risk, rules, side, fill.price, fill.quantity)
         margin = fill.quantity * fill.price / pending.leverage
         stop = tx.place_stop(fill.symbol, side, prices.stop)
-        tx.orders.append(
-            tx.new_order(
-                OrderPurpose.TAKE_PROFIT,
-                symbol=fill.symbol,
-                side=side.opposite,
-                type=OrderType.TAKE_PROFIT_MARKET,
-                stop_price=prices.take_profit,
-                close_position=True,
-            )
-        )
+        tx.place_target(fill.symbol, side, prices.take_profit)
         if prices.partial is not None:
-            tx.orders.append(
-                tx.new_order(
-                    OrderPurpose.PARTIAL_TAKE_PROFIT,
-                    symbol=fill.symbol,
-                    side=side.opposite,
-                    type=OrderType.TAKE_PROFIT_MARKET,
-                    stop_price=prices.partial,
-                    quantity=prices.partial_quantity,
-                    reduce_only=True,
-                )
-            )
+            tx.place_target(fill.symbol, side, prices.partial, prices.partial_quantity)
         price = float(fill.price)
         tx.set_position(
             Position(

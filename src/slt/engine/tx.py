@@ -130,6 +130,25 @@ class Tx:
         self.orders.append(order)
         return order
 
+    def place_target(
+        self, symbol: str, side: Side, price: Decimal, quantity: Decimal | None = None
+    ) -> OrderRequest:
+        """A take-profit for a `side` position: the whole position when `quantity` is None,
+        else a reduce-only scale-out of that quantity."""
+        partial = quantity is not None
+        order = self.new_order(
+            OrderPurpose.PARTIAL_TAKE_PROFIT if partial else OrderPurpose.TAKE_PROFIT,
+            symbol=symbol,
+            side=side.opposite,
+            type=OrderType.TAKE_PROFIT_MARKET,
+            stop_price=price,
+            quantity=quantity,
+            reduce_only=partial,
+            close_position=not partial,
+        )
+        self.orders.append(order)
+        return order
+
     def move_stop(self, pos: Position, price: Decimal, reason: ExitReason) -> None:
         old = next((o for o in self.orders if o.client_id == pos.stop_client_id), None)
         if old is not None:
