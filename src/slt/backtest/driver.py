@@ -61,14 +61,11 @@ class _Run:
         self.rejected: Counter[str] = Counter()
         self.marks: dict[str, float] = {}
 
-    def state_symbols(self) -> list[str]:
+    def state_symbols(self) -> set[str]:
         """Symbols the engine or venue is holding something on: their candles must be seen."""
         st = self.state
-        return (
-            [p.symbol for p in st.positions]
-            + [p.symbol for p in st.pending]
-            + [s for s, orders in self.venue.market.items() if orders]
-        )
+        held = {p.symbol for p in st.positions} | {p.symbol for p in st.pending}
+        return held | self.venue.active_symbols()
 
     def feed(self, events: list[Event]) -> None:
         """Give the engine every event of a batch before acting on its answers, as on a real
@@ -134,7 +131,7 @@ def run_backtest(
             progress(g, n_steps)
             last_reported = g
         t_open = time_list[g]
-        wanted = set(run.state_symbols()) | set(tl.signal_steps.get(g, ()))
+        wanted = run.state_symbols() | set(tl.signal_steps.get(g, ()))
         step_symbols = symbols if not skip_quiet else sorted(wanted)
         candles: list[tuple[Candle, int]] = []
         for s in step_symbols:

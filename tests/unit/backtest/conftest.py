@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 
 from slt.backtest.result import BacktestResult
+from slt.data.csv_import import parse_file
+from slt.data.sample import sample_files
+from slt.domain import CandleSeries
 from slt.domain.candle import HOUR_MS
 from slt.domain.enums import ExitReason, Side
 from slt.domain.position import ExitLeg, TradeRecord
+from slt.rules import ExchangeRules, bundled_rules
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 
@@ -189,3 +193,18 @@ def scenario() -> BacktestResult:
 @pytest.fixture(scope="session")
 def build() -> type[Build]:
     return Build
+
+
+@pytest.fixture(scope="session")
+def sample() -> dict[str, CandleSeries]:
+    """The bundled sample (4 symbols of real 1m candles), keyed by symbol."""
+    out: dict[str, CandleSeries] = {}
+    for path in sample_files():
+        series = parse_file(path).series
+        out[series.symbol] = series
+    return out
+
+
+@pytest.fixture(scope="session")
+def rules() -> ExchangeRules:
+    return bundled_rules()

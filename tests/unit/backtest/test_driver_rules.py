@@ -23,11 +23,9 @@ import pytest
 from slt.backtest.driver import BacktestError, run_backtest
 from slt.backtest.result import BacktestResult
 from slt.config import Settings, load_settings
-from slt.data.csv_import import parse_file
-from slt.data.sample import sample_files
 from slt.domain import CandleSeries, ExitReason, Side
 from slt.domain.candle import MINUTE_MS
-from slt.rules import ExchangeRules, bundled_rules
+from slt.rules import ExchangeRules
 from slt.strategy.baseline import EmaAtrBaseline
 
 Series = dict[str, CandleSeries]
@@ -47,20 +45,6 @@ SETTINGS = {
     "heavy-funding": {"fees": {"funding_rate": 0.01, "funding_interval_hours": 1}},
     "rotation": {"risk": {"max_positions": 1, "rotation_min_edge": 0.0}},
 }
-
-
-@pytest.fixture(scope="module")
-def sample() -> Series:
-    out: Series = {}
-    for path in sample_files():
-        series = parse_file(path).series
-        out[series.symbol] = series
-    return out
-
-
-@pytest.fixture(scope="module")
-def rules() -> ExchangeRules:
-    return bundled_rules()
 
 
 @pytest.fixture(scope="module")

@@ -32,11 +32,9 @@ import pytest
 from slt.backtest.driver import run_backtest
 from slt.backtest.result import BacktestResult
 from slt.config import Settings, load_settings
-from slt.data.csv_import import parse_file
-from slt.data.sample import sample_files
 from slt.domain import CandleSeries, ExitReason, TradeRecord
 from slt.domain.candle import DAY_MS, MINUTE_MS
-from slt.rules import ExchangeRules, bundled_rules
+from slt.rules import ExchangeRules
 from slt.strategy.baseline import EmaAtrBaseline
 
 Series = dict[str, CandleSeries]
@@ -47,20 +45,6 @@ TIGHT = {
     "trailing_activation_pct": 0.002,
     "trailing_distance_pct": 0.001,
 }
-
-
-@pytest.fixture(scope="module")
-def sample() -> Series:
-    out: Series = {}
-    for path in sample_files():
-        series = parse_file(path).series
-        out[series.symbol] = series
-    return out
-
-
-@pytest.fixture(scope="module")
-def rules() -> ExchangeRules:
-    return bundled_rules()
 
 
 def _run(

@@ -16,21 +16,10 @@ import numpy as np
 import pytest
 
 from slt.config import BaselineConfig, load_settings
-from slt.data.csv_import import parse_file
-from slt.data.sample import SAMPLE_SYMBOLS, sample_files
+from slt.data.sample import SAMPLE_SYMBOLS
 from slt.domain import CandleSeries
 from slt.strategy.base import SignalColumns
 from slt.strategy.baseline import EmaAtrBaseline
-
-
-@pytest.fixture(scope="module")
-def sample() -> dict[str, CandleSeries]:
-    out: dict[str, CandleSeries] = {}
-    for path in sample_files():
-        series = parse_file(path).series
-        out[series.symbol] = series
-    return out
-
 
 CONFIGS = {
     "default": load_settings().baseline,

@@ -15,11 +15,3 @@ class VenuePosition:
     margin: Decimal
     liquidation_price: Decimal | None
     next_funding_ms: int
-
-
-@dataclass(slots=True)
-class FillOutcome:
-    """What a fill did to the book: realised PnL and whether the position is now flat."""
-
-    realized: Decimal
-    flat: bool

@@ -58,7 +58,6 @@ class SimulatedVenue:
         self.resting: dict[str, list[OrderRequest]] = {}
         self.positions: dict[str, VenuePosition] = {}
         self.rejections: Counter[str] = Counter()
-        self.fills = 0
         # (candle open time, price) of the last intrabar trigger fill per symbol: orders sent in
         # reaction to that fill meet the market where the fill happened, not at the candle's open.
         self.intrabar: dict[str, tuple[int, float]] = {}
@@ -244,7 +243,6 @@ class SimulatedVenue:
         assert qty is not None
         price = self._slipped(rules, raw_price, side)
         fee = trading_fee(qty * price, self.taker)
-        self.fills += 1
         events: list[Event] = [
             OrderFilled(Fill(order.client_id, order.symbol, order.side, price, qty, fee, time_ms))
         ]
@@ -329,7 +327,6 @@ class SimulatedVenue:
             time_ms,
             liquidation=True,
         )
-        self.fills += 1
         return [OrderFilled(fill), *self._expire_reduce_only(symbol, time_ms)]
 
     def _expire_reduce_only(self, symbol: str, time_ms: int) -> list[Event]:
