@@ -8,7 +8,7 @@ fractions (0.01 = 1 %), all durations int milliseconds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -150,7 +150,8 @@ class Settings(BaseSettings):
         False, validation_alias=AliasChoices("SLT_RELAXED_SIGNAL_MODE", "RELAXED_SIGNAL_MODE")
     )
 
-    _config_file: Path | None = None
+    _config_file: ClassVar[Path | None] = None
+    """The TOML file `load_settings` is reading; a class variable, not a setting."""
 
     @classmethod
     def settings_customise_sources(
