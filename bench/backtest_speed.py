@@ -176,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("Settings: defaults")
 
     strategy = EmaAtrBaseline(settings.baseline)
+    strategy.batch(next(iter(series.values())).slice(0, WARMUP_CANDLES))  # compile first
     started = time.perf_counter()
     directions = {s: strategy.batch(ser).direction for s, ser in series.items()}
     signal_s = time.perf_counter() - started

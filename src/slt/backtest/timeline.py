@@ -50,6 +50,9 @@ class Timeline:
     signal_steps: dict[int, list[str]]  # step -> symbols with a signal at that close
     signal_order: list[int]
     segment_ends: dict[str, I64]  # steps holding a symbol's last candle before a gap or the end
+    regular: bool = False
+    """Every symbol has a candle at every step and the steps are evenly spaced (the usual
+    case): row == step for every symbol and time lookups are arithmetic, not searches."""
 
     @classmethod
     def build(
@@ -59,7 +62,9 @@ class Timeline:
         first = series[symbols[0]].open_time
         if all(np.array_equal(series[s].open_time, first) for s in symbols[1:]):
             times = first  # the usual case: every symbol on the same grid
+            times_shared = True
         else:
+            times_shared = False
             times = np.unique(np.concatenate([series[s].open_time for s in symbols]))
         n = int(times.size)
         rows: dict[str, list[int]] = {}
@@ -81,7 +86,13 @@ class Timeline:
             segment_ends[s] = np.nonzero(ends)[0].astype(np.int64)
             for g in pos[np.nonzero(signals[s].direction)[0]].tolist():
                 signal_steps.setdefault(g, []).append(s)
+        regular = (
+            times_shared
+            and n > 0
+            and int(times[-1]) - int(times[0]) == (n - 1) * series[symbols[0]].interval_ms
+        )
         return cls(
+            regular=regular,
             times=times,
             step_ms=series[symbols[0]].interval_ms,
             rows=rows,
@@ -97,12 +108,18 @@ class Timeline:
 
     def next_segment_end(self, symbol: str, g: int) -> int:
         """The step ≥ g holding the symbol's last candle before a gap (its mark freezes there)."""
+        if self.regular:
+            n = len(self)
+            return n - 1 if g < n else n
         ends = self.segment_ends[symbol]
         i = int(np.searchsorted(ends, g))
         return int(ends[i]) if i < ends.size else len(self)
 
     def step_at_or_after(self, time_ms: int) -> int:
         """First step whose open time is ≥ `time_ms` (len(self) when none)."""
+        if self.regular:
+            ahead = time_ms - int(self.times[0])
+            return min(max(0, -(-ahead // self.step_ms)), len(self))
         return int(np.searchsorted(self.times, time_ms))
 
     def next_close_day_step(self, g: int) -> int:

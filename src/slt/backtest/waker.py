@@ -73,8 +73,11 @@ class Waker:
             vpos = run.venue.positions.get(sym)
             if vpos is not None:
                 bound = min(bound, tl.step_at_or_after(vpos.next_funding_ms))
-            r0 = int(np.searchsorted(steps, g))
-            r_end = int(np.searchsorted(steps, bound))
+            if tl.regular:
+                r0, r_end = g, bound
+            else:
+                r0 = int(np.searchsorted(steps, g))
+                r_end = int(np.searchsorted(steps, bound))
             low_t, high_t = run.venue.trigger_levels(sym)
             c_low, c_high = close_wake_levels(self.risk, self.rules.get(sym), pos)
             if p.day_start_equity > 0 and not p.halted:
