@@ -40,7 +40,7 @@ from slt.domain import (
 from slt.engine.engine import Engine
 from slt.engine.state import EngineState
 from slt.rules import ExchangeRules
-from slt.strategy.base import SignalColumns, Strategy
+from slt.strategy.base import LearningStrategy, SignalColumns, Strategy
 from slt.venues.simulated import SimulatedVenue
 
 Progress = Callable[[int, int], None]
@@ -116,6 +116,8 @@ def run_backtest(
     waker = _Waker(tl, series, settings, rules, run)
     equity = np.full(n_steps, float(balance))
     in_market = np.zeros(n_steps, dtype=bool)
+    learner = strategy if isinstance(strategy, LearningStrategy) else None
+    trades_seen = 0
     report_every = max(1, n_steps // 200)
     last_reported = -report_every
     g = 0
@@ -168,6 +170,12 @@ def run_backtest(
             # A symbol's data ends here (as on a delisting): what it holds is closed at its last
             # close instead of waiting, frozen, for candles that never come.
             _flatten(run, t_close, {s: float(series[s].close[-1]) for s in ended}, ended)
+        if learner is not None and len(run.trades) > trades_seen:
+            closed, trades_seen = run.trades[trades_seen:], len(run.trades)
+            if learner.on_trades_closed(closed, t_close):
+                # The model changed at this close: later bars get its signals, earlier keep theirs.
+                signals = {s: strategy.batch(series[s]) for s in symbols}
+                tl = waker.tl = tl.with_signals(signals, after=g)
         equity[g] = run.state.equity()
         in_market[g] = bool(run.state.positions)
         g += 1
@@ -197,6 +205,7 @@ def run_backtest(
         rejected_orders=dict(run.rejected + run.venue.rejections),
         candles_processed=sum(len(series[s]) for s in symbols),
         elapsed_s=time.perf_counter() - started,
+        model_events=learner.model_events() if learner is not None else (),
     )
 
 

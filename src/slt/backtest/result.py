@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from slt.domain.candle import F64, I64
+from slt.domain.model import ModelEvent
 from slt.domain.position import TradeRecord
 
 
@@ -39,6 +40,8 @@ class BacktestResult:
     rejected_orders: dict[str, int] = field(default_factory=dict)
     candles_processed: int = 0
     elapsed_s: float = 0.0
+    model_events: tuple[ModelEvent, ...] = ()
+    """Each retrain of a self-learning strategy during the run, and whether it was promoted."""
 
     def trade_list_hash(self) -> str:
         """SHA-256 of the canonical trade list: the golden master of a reference run."""

@@ -4,7 +4,7 @@ scan that finds the next step at which an open position could need the engine.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -70,7 +70,6 @@ class Timeline:
         rows: dict[str, list[int]] = {}
         steps: dict[str, I64] = {}
         close_grid: dict[str, F64] = {}
-        signal_steps: dict[int, list[str]] = {}
         segment_ends: dict[str, I64] = {}
         for s in symbols:
             ser = series[s]
@@ -84,8 +83,7 @@ class Timeline:
             present = idx >= 0
             ends = present & ~np.concatenate((present[1:], [False]))
             segment_ends[s] = np.nonzero(ends)[0].astype(np.int64)
-            for g in pos[np.nonzero(signals[s].direction)[0]].tolist():
-                signal_steps.setdefault(g, []).append(s)
+        signal_steps = _signal_schedule(symbols, steps, signals, after=-1)
         regular = (
             times_shared
             and n > 0
@@ -102,6 +100,14 @@ class Timeline:
             signal_order=sorted(signal_steps),
             segment_ends=segment_ends,
         )
+
+    def with_signals(self, signals: Mapping[str, SignalColumns], after: int) -> Timeline:
+        """The same grid with the signal schedule after step `after` taken from `signals`
+        (a strategy whose model changed at that step); steps up to `after` keep theirs."""
+        kept = {g: syms for g, syms in self.signal_steps.items() if g <= after}
+        fresh = _signal_schedule(sorted(self.steps), self.steps, signals, after=after)
+        merged = kept | fresh
+        return replace(self, signal_steps=merged, signal_order=sorted(merged))
 
     def __len__(self) -> int:
         return int(self.times.size)
@@ -127,3 +133,20 @@ class Timeline:
         last_close = int(self.times[g - 1]) + self.step_ms if g > 0 else int(self.times[0])
         midnight = last_close - last_close % DAY_MS + DAY_MS
         return self.step_at_or_after(midnight - self.step_ms)
+
+
+def _signal_schedule(
+    symbols: list[str],
+    steps: Mapping[str, I64],
+    signals: Mapping[str, SignalColumns],
+    *,
+    after: int,
+) -> dict[int, list[str]]:
+    """Step -> symbols (in `symbols` order) with a non-zero signal at that close, for steps
+    after `after`."""
+    schedule: dict[int, list[str]] = {}
+    for s in symbols:
+        at = steps[s][np.nonzero(signals[s].direction)[0]]
+        for g in at[at > after].tolist():
+            schedule.setdefault(g, []).append(s)
+    return schedule

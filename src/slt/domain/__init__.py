@@ -18,6 +18,7 @@ from slt.domain.events import (
     RecordTrade,
     Timer,
 )
+from slt.domain.model import ModelEvent
 from slt.domain.orders import Fill, OrderRequest, client_order_id
 from slt.domain.position import ExitLeg, Position, TradeRecord
 from slt.domain.signal import Signal
@@ -35,6 +36,7 @@ __all__ = [
     "Fill",
     "FundingApplied",
     "Mode",
+    "ModelEvent",
     "Notice",
     "OrderAccepted",
     "OrderCanceled",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from slt.domain import Candle, CandleSeries, Signal
+from slt.domain import Candle, CandleSeries, ModelEvent, Signal, TradeRecord
 from slt.domain.candle import F64
 
 
@@ -57,3 +58,18 @@ class Strategy(Protocol):
     def batch(self, series: CandleSeries) -> SignalColumns: ...
 
     def incremental(self, symbol: str) -> SymbolState: ...
+
+
+@runtime_checkable
+class LearningStrategy(Strategy, Protocol):
+    """A strategy that learns from the trades it caused (the self-learning loop).
+
+    The driver reports every closed trade as soon as it closes, with the close time. When the
+    strategy answers True its model changed: the driver asks `batch` again and uses the new
+    signals only for bars closing after `now_ms`, so nothing decided earlier is rewritten. The
+    strategy must itself train only on what was known at `now_ms`.
+    """
+
+    def on_trades_closed(self, trades: Sequence[TradeRecord], now_ms: int) -> bool: ...
+
+    def model_events(self) -> tuple[ModelEvent, ...]: ...
