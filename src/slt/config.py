@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from slt.model.config import ModelConfig
+
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -108,6 +110,22 @@ class BaselineConfig(BaseModel):
         return self
 
 
+class MLSignalConfig(BaseModel):
+    """How the ML strategy turns predicted net returns into signals (see `slt.strategy.ml`)."""
+
+    model_config = _FROZEN
+    min_edge: float = Field(
+        0.0005, ge=0, le=0.1, description="predicted net return a trade needs (fraction)"
+    )
+    relaxed_edge_factor: float = Field(
+        0.5, gt=0, le=1, description="RELAXED_SIGNAL_MODE multiplies min_edge by this"
+    )
+    confidence_span: float = Field(
+        0.004, gt=0, le=0.5, description="edge above min_edge at which confidence reaches 1"
+    )
+    mtf_filter: bool = Field(True, description="higher timeframes confirm (or, relaxed, veto)")
+
+
 class BacktestConfig(BaseModel):
     model_config = _FROZEN
     initial_balance: float = Field(10_000.0, gt=0, description="USDT")
@@ -115,7 +133,7 @@ class BacktestConfig(BaseModel):
     symbols: tuple[str, ...] = ()
     start_ms: int | None = None
     end_ms: int | None = None
-    strategy: Literal["baseline"] = "baseline"
+    strategy: Literal["baseline", "ml"] = "baseline"
     report_dir: Path = Path("slt-data/reports")
 
 
@@ -136,6 +154,8 @@ class Settings(BaseSettings):
     fees: FeeConfig = FeeConfig()
     risk: RiskConfig = RiskConfig()
     baseline: BaselineConfig = BaselineConfig()
+    ml: MLSignalConfig = MLSignalConfig()
+    model: ModelConfig = ModelConfig()
     backtest: BacktestConfig = BacktestConfig()
     disable_model_training: bool = Field(
         False, validation_alias=AliasChoices("SLT_DISABLE_MODEL_TRAINING", "DISABLE_MODEL_TRAINING")

@@ -99,14 +99,28 @@ def run_backtest(
     run_id: str | None = None,
     progress: Progress | None = None,
     skip_quiet: bool = True,
+    start_ms: int | None = None,
 ) -> BacktestResult:
     """Replay `series` through the engine; `skip_quiet=False` feeds every candle of every symbol
-    (slow; tests use it to prove that skipping quiet candles changes nothing)."""
+    (slow; tests use it to prove that skipping quiet candles changes nothing). With `start_ms`,
+    earlier candles are history the strategy warms up on, and the run starts there."""
     started = time.perf_counter()
     symbols = sorted(series)
+    history = series
+    cut = {s: 0 for s in symbols}
+    if start_ms is not None:
+        # Candles before `start_ms` only warm the strategy up: signals are computed on the
+        # whole history, trading starts at the first candle at or after `start_ms`.
+        cut = {s: int(np.searchsorted(series[s].open_time, start_ms)) for s in symbols}
+        series = {s: series[s].slice(cut[s], len(series[s])) for s in symbols}
+
+    def signals_of() -> dict[str, SignalColumns]:
+        return {s: strategy.batch(history[s]).slice(cut[s]) for s in symbols}
+
     _check_inputs(series, symbols, rules)
-    signals: dict[str, SignalColumns] = {s: strategy.batch(series[s]) for s in symbols}
+    signals = signals_of()
     tl = Timeline.build(series, signals)
+    learner = strategy if isinstance(strategy, LearningStrategy) else None
     n_steps = len(tl)
     step_ms = tl.step_ms
     time_list: list[int] = tl.times.tolist()
@@ -114,9 +128,9 @@ def run_backtest(
     engine = Engine(rules, settings.risk, settings.fees)
     run = _Run(engine, SimulatedVenue(rules, settings.fees, balance), engine.initial_state(balance))
     waker = _Waker(tl, series, settings, rules, run)
+    waker.learner = learner
     equity = np.full(n_steps, float(balance))
     in_market = np.zeros(n_steps, dtype=bool)
-    learner = strategy if isinstance(strategy, LearningStrategy) else None
     trades_seen = 0
     report_every = max(1, n_steps // 200)
     last_reported = -report_every
@@ -170,11 +184,14 @@ def run_backtest(
             # A symbol's data ends here (as on a delisting): what it holds is closed at its last
             # close instead of waiting, frozen, for candles that never come.
             _flatten(run, t_close, {s: float(series[s].close[-1]) for s in ended}, ended)
-        if learner is not None and len(run.trades) > trades_seen:
+        due = learner.due_ms() if learner is not None else None
+        if learner is not None and (
+            len(run.trades) > trades_seen or (due is not None and t_close >= due)
+        ):
             closed, trades_seen = run.trades[trades_seen:], len(run.trades)
             if learner.on_trades_closed(closed, t_close):
                 # The model changed at this close: later bars get its signals, earlier keep theirs.
-                signals = {s: strategy.batch(series[s]) for s in symbols}
+                signals = signals_of()
                 tl = waker.tl = tl.with_signals(signals, after=g)
         equity[g] = run.state.equity()
         in_market[g] = bool(run.state.positions)

@@ -7,7 +7,6 @@ config values, reasons) is escaped before it reaches the page.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,7 +16,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from slt.backtest.compare import Comparison
 from slt.backtest.metrics import Metrics, drawdown_series
+from slt.backtest.report.comparison_html import comparison_section, model_events_section
 from slt.backtest.report.format import (
     Section,
     Tone,
@@ -31,40 +32,50 @@ from slt.backtest.report.format import (
     fmt_time,
     metric_sections,
 )
+from slt.backtest.report.htmlkit import MAX_PLOT_POINTS as MAX_PLOT_POINTS
+from slt.backtest.report.htmlkit import cls as _cls
+from slt.backtest.report.htmlkit import downsample_minmax as downsample_minmax
+from slt.backtest.report.htmlkit import esc as _e
+from slt.backtest.report.htmlkit import figure_html
+from slt.backtest.report.htmlkit import minmax_indices as minmax_indices
+from slt.backtest.report.htmlkit import utc_axis as _utc
 from slt.backtest.result import BacktestResult
-from slt.domain.candle import F64, I64
 from slt.domain.enums import ExitReason
 from slt.domain.position import TradeRecord
 
-# Browsers stay responsive up to a few tens of thousands of points per trace; beyond that the
-# curve is thinned for display only (the metrics always use every sample).
-MAX_PLOT_POINTS = 20_000
 _GREEN, _RED, _BLUE, _GREY = "#1a9850", "#d73027", "#2c7fb8", "#9e9e9e"
-_PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def write_html_report(result: BacktestResult, metrics: Metrics, path: Path | str) -> Path:
+def write_html_report(
+    result: BacktestResult,
+    metrics: Metrics,
+    path: Path | str,
+    comparison: Comparison | None = None,
+) -> Path:
     """Write the report to `path` (parents created) and return the path written."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_html(result, metrics), encoding="utf-8")
+    target.write_text(render_html(result, metrics, comparison), encoding="utf-8")
     return target
 
 
-def render_html(result: BacktestResult, metrics: Metrics) -> str:
-    """The whole report as one HTML document."""
+def render_html(
+    result: BacktestResult, metrics: Metrics, comparison: Comparison | None = None
+) -> str:
+    """The whole report as one HTML document; with `comparison`, the baselines section (table,
+    verdict, overlaid equity curves) follows the metrics, where a reader looks first."""
     charts = [
         ("Equity and drawdown", equity_figure(result), "equity-chart"),
         ("Exits by reason", exits_figure(metrics), "exits-chart"),
         ("Net PnL per symbol", symbol_pnl_figure(metrics), "symbol-pnl-chart"),
     ]
-    chart_html = []
-    for i, (title, fig, div_id) in enumerate(charts):
-        # The library goes into the first chart only; the others reuse it.
-        body = fig.to_html(
-            full_html=False, include_plotlyjs=i == 0, div_id=div_id, config=_PLOT_CONFIG
-        )
-        chart_html.append(f"<section><h2>{_e(title)}</h2>{body}</section>")
+    # The plotly library goes into the first chart of the page only; the others reuse it.
+    versus = comparison_section(comparison, include_plotlyjs=True) if comparison else ""
+    chart_html = [
+        f"<section><h2>{_e(title)}</h2>"
+        f"{figure_html(fig, div_id, include_plotlyjs=i == 0 and not versus)}</section>"
+        for i, (title, fig, div_id) in enumerate(charts)
+    ]
     title = f"Backtest {result.run_id}"
     return "\n".join(
         [
@@ -74,46 +85,13 @@ def render_html(result: BacktestResult, metrics: Metrics) -> str:
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
             _header_html(result),
             _metrics_html(metric_sections(result, metrics)),
+            versus,
             *chart_html,
+            model_events_section(result.model_events),
             _trades_html(result.trades),
             "</body></html>",
         ]
     )
-
-
-def minmax_indices(values: F64, max_points: int = MAX_PLOT_POINTS) -> I64:
-    """Indices that keep each bucket's lowest and highest value, plus both ends.
-
-    Plain striding would skip the bottom of a sharp dip and draw a shallower drawdown than the
-    one reported; keeping the extremes of every bucket preserves the shape that matters.
-    At most `max_points` indices are returned, ascending.
-    """
-    n = len(values)
-    if n <= max_points:
-        return np.arange(n, dtype=np.int64)
-    buckets = max(1, (max_points - 2) // 2)
-    starts = np.linspace(0, n, buckets + 1).astype(np.int64)[:-1]
-    bucket_of = np.repeat(np.arange(buckets), np.diff(np.append(starts, n)))
-    picks = [np.array([0, n - 1], dtype=np.int64)]
-    for extreme in (np.minimum, np.maximum):
-        per_bucket = extreme.reduceat(values, starts)
-        hits = np.flatnonzero(values == per_bucket[bucket_of])
-        first = np.r_[True, bucket_of[hits][1:] != bucket_of[hits][:-1]]
-        picks.append(hits[first].astype(np.int64))
-    return np.unique(np.concatenate(picks))
-
-
-def downsample_minmax(
-    time_ms: I64, values: F64, max_points: int = MAX_PLOT_POINTS
-) -> tuple[I64, F64]:
-    """`(time_ms, values)` thinned with `minmax_indices` for plotting."""
-    idx = minmax_indices(values, max_points)
-    return time_ms[idx], values[idx]
-
-
-def _utc(time_ms: I64) -> Any:
-    """Naive datetime64 values, which plotly draws as the UTC wall-clock times they are."""
-    return np.asarray(time_ms, dtype=np.int64).astype("datetime64[ms]")
 
 
 def equity_figure(result: BacktestResult) -> go.Figure:
@@ -176,10 +154,6 @@ def symbol_pnl_figure(metrics: Metrics) -> go.Figure:
     )
     fig.update_layout(height=360, margin={"t": 20}, yaxis_title="net PnL (USDT)")
     return fig
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _header_html(result: BacktestResult) -> str:
@@ -291,10 +265,6 @@ def _trade_row(i: int, t: TradeRecord) -> str:
     return "<tr>" + "".join(f"<td{_cls(c)}>{_e(v)}</td>" for v, c in cells) + "</tr>"
 
 
-def _cls(name: str) -> str:
-    return f' class="{name}"' if name else ""
-
-
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
 h1{font-size:1.5em;margin:0 0 8px}h2{font-size:1.15em;margin:28px 0 8px}
@@ -307,4 +277,7 @@ table.kv th{font-weight:600;color:#555}caption{text-align:left;font-weight:700;p
 .scroll{max-height:640px;overflow:auto}
 table.trades thead th{position:sticky;top:0;background:#fafafa}
 details{margin-top:8px}summary{cursor:pointer;color:#555}
+table.comparison td,table.model-events td{padding:4px 10px}
+table.comparison tbody tr:first-child{font-weight:600;background:#f3f8fc}
+.verdict{font-size:15px;max-width:1100px;white-space:normal;text-align:left}
 """

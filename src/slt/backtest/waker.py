@@ -22,6 +22,7 @@ from slt.domain import CandleSeries
 from slt.domain.candle import F64
 from slt.risk.exits import close_wake_levels
 from slt.rules import ExchangeRules
+from slt.strategy.base import LearningStrategy
 
 if TYPE_CHECKING:
     from slt.backtest.driver import _Run
@@ -41,6 +42,7 @@ class Waker:
         self.risk = settings.risk
         self.rules = rules
         self.run = run
+        self.learner: LearningStrategy | None = None
 
     def next_step(self, g: int) -> int:
         """The first step ≥ g at which the engine or the venue could act."""
@@ -51,6 +53,10 @@ class Waker:
         tl = self.tl
         i = bisect.bisect_left(tl.signal_order, g)
         nxt = tl.signal_order[i] if i < len(tl.signal_order) else len(tl)
+        due = self.learner.due_ms() if self.learner is not None else None
+        if due is not None:
+            # the step whose close is the first at or after the learner's due time
+            nxt = min(nxt, max(g, tl.step_at_or_after(due - tl.step_ms)))
         if not state.positions:
             return nxt
         nxt = min(nxt, tl.next_close_day_step(g))

@@ -76,3 +76,24 @@ backtest_trades = Table(
     Column("exit_reason", String(32), nullable=False),
     Column("raw", Text, nullable=False),
 )
+
+models = Table(
+    "models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("parent_id", String(64), nullable=True),
+    Column("schema_version", Integer, nullable=False),
+    Column("schema_hash", String(128), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("train_first_ms", BigInteger, nullable=False),
+    Column("train_last_ms", BigInteger, nullable=False),
+    Column("data_fingerprint", String(128), nullable=False),
+    Column("label_horizon", Integer, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(128), nullable=False),
+    Column("meta", Text, nullable=False),
+    Index("ix_models_created_ms", "created_ms"),
+    Index("ix_models_status", "status"),
+)

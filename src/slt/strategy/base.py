@@ -25,6 +25,15 @@ class SignalColumns:
     confidence: F64
     atr_pct: F64
 
+    def slice(self, start: int) -> SignalColumns:
+        """Rows from `start` on (the bars after a warm-up history)."""
+        return SignalColumns(
+            self.direction[start:],
+            self.expected_return[start:],
+            self.confidence[start:],
+            self.atr_pct[start:],
+        )
+
     def signal(self, symbol: str, time_ms: int, i: int, source: str) -> Signal | None:
         d = int(self.direction[i])
         if d == 0:
@@ -67,9 +76,13 @@ class LearningStrategy(Strategy, Protocol):
     The driver reports every closed trade as soon as it closes, with the close time. When the
     strategy answers True its model changed: the driver asks `batch` again and uses the new
     signals only for bars closing after `now_ms`, so nothing decided earlier is rewritten. The
-    strategy must itself train only on what was known at `now_ms`.
+    strategy must itself train only on what was known at `now_ms`. `due_ms` is a close time
+    at which it wants to be asked even if no trade closed (a model grown too old); the driver
+    then calls `on_trades_closed` with no trades at the first close at or after it.
     """
 
     def on_trades_closed(self, trades: Sequence[TradeRecord], now_ms: int) -> bool: ...
+
+    def due_ms(self) -> int | None: ...
 
     def model_events(self) -> tuple[ModelEvent, ...]: ...

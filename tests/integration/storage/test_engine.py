@@ -21,17 +21,17 @@ pytestmark = pytest.mark.integration
 
 
 async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> None:
-    assert await current_revision(engine) == head_revision() == "0001"
-    assert await migrate(engine) == "0001"
+    assert await current_revision(engine) == head_revision() == "0002"
+    assert await migrate(engine) == "0002"
     async with engine.connect() as conn:
-        for table in ("candles", "backtest_runs", "backtest_trades", "alembic_version"):
+        for table in ("candles", "backtest_runs", "backtest_trades", "models", "alembic_version"):
             await conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}")
 
 
 async def test_sqlite_folder_is_created_and_wal_is_on(tmp_path: Path) -> None:
     db = tmp_path / "deep" / "er" / "slt.db"
     url = f"sqlite:///{db}"
-    assert await migrate(url) == "0001"
+    assert await migrate(url) == head_revision()
     assert db.is_file()
     engine = create_engine(url)
     try:

@@ -1,0 +1,166 @@
+"""Model use cases for the CLI and the self-learning loop: train, list, show, promote, serve.
+
+`train_model` runs the whole training (dataset, walk-forward, final fit) in a memory-capped
+child process (`slt.model.worker`), so a failure there is a `TrainingError` and never a crash
+of the caller; the caller's event loop stays free while it runs. The new model is registered
+as a candidate whose parent is the current champion; promoting it is a separate decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+
+from slt.config import Settings
+from slt.domain import CandleSeries
+from slt.model.config import ModelConfig
+from slt.model.errors import TrainingError
+from slt.model.features import FeatureSpec, default_feature_spec
+from slt.model.labels import LabelParams
+from slt.model.pipeline import TrainingJob, TrainingOutcome, run_training_job, save_candles
+from slt.model.predictor import Predictor
+from slt.model.registry import ModelRecord, ModelRegistry, ModelStatus, new_model_id
+from slt.model.worker import MIB, run_isolated
+from slt.rules import ExchangeRules, bundled_rules
+from slt.storage import create_engine, migrate
+
+Progress = Callable[[str, int, int], None]
+"""(stage, done, total); called from a worker thread while training runs."""
+
+
+def model_config(settings: Settings) -> ModelConfig:
+    return settings.model
+
+
+def models_dir(settings: Settings) -> Path:
+    return settings.data_dir / "models"
+
+
+@asynccontextmanager
+async def open_registry(settings: Settings) -> AsyncIterator[ModelRegistry]:
+    """A registry on the configured database (migrated) and `<data_dir>/models`."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await migrate(engine)
+        yield ModelRegistry(engine, models_dir(settings))
+    finally:
+        await engine.dispose()
+
+
+async def train_model(
+    settings: Settings,
+    series_list: Sequence[CandleSeries],
+    *,
+    progress: Progress | None = None,
+    config: ModelConfig | None = None,
+    features: FeatureSpec | None = None,
+    rules: ExchangeRules | None = None,
+) -> ModelRecord:
+    """Train on `series_list` (one interval; include warm-up history before the window) and
+    register the result as a candidate. Raises `TrainingError` when no model came out."""
+    cfg = config or model_config(settings)
+    spec = features or default_feature_spec()
+    if not series_list:
+        raise TrainingError("no candles to train on; import data with `slt data import FILE...`")
+    wrong = sorted({s.interval for s in series_list} - {cfg.interval})
+    if wrong:
+        raise TrainingError(
+            f"training data is {', '.join(wrong)} but the model interval is {cfg.interval}; "
+            "load candles of the model interval"
+        )
+    labels = LabelParams.from_config(settings.risk, settings.fees, cfg.horizon_bars)
+    known = rules or bundled_rules()
+    ticks = {s: str(t) for s, t in tick_sizes(known, [x.symbol for x in series_list]).items()}
+    outcome = await _train_isolated(settings, series_list, spec, labels, cfg, ticks, progress)
+    created_ms = int(time.time() * 1000)
+    async with open_registry(settings) as registry:
+        parent = await registry.champion()
+        draft = ModelRecord(
+            model_id=new_model_id(created_ms, outcome.model),
+            created_ms=created_ms,
+            status=ModelStatus.CANDIDATE,
+            parent_id=None if parent is None else parent.model_id,
+            schema_version=spec.schema_version,
+            schema_hash=spec.schema_hash,
+            feature_names=(*spec.names, "direction"),
+            interval=outcome.interval,
+            symbols=outcome.symbols,
+            train_first_ms=outcome.first_ms,
+            train_last_ms=outcome.last_ms,
+            data_fingerprint=outcome.fingerprint,
+            label_horizon=cfg.horizon_bars,
+            label_params=labels.to_dict(),
+            xgb_params={
+                **cfg.xgb.booster_params(),
+                "num_boost_round": cfg.xgb.num_boost_round,
+                "early_stopping_rounds": cfg.xgb.early_stopping_rounds,
+            },
+            metrics=outcome.metrics,
+        )
+        return await registry.register(draft, outcome.model)
+
+
+async def _train_isolated(
+    settings: Settings,
+    series_list: Sequence[CandleSeries],
+    spec: FeatureSpec,
+    labels: LabelParams,
+    cfg: ModelConfig,
+    ticks: dict[str, str],
+    progress: Progress | None,
+) -> TrainingOutcome:
+    scratch = settings.data_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="train-") as tmp:
+        path = Path(tmp) / "candles.npz"
+        save_candles(series_list, path)
+        job = TrainingJob(str(path), spec, labels, cfg, ticks)
+        return await asyncio.to_thread(
+            run_isolated,
+            run_training_job,
+            job,
+            memory_limit_bytes=cfg.memory_limit_mb * MIB,
+            timeout_s=cfg.timeout_s,
+            progress=progress,
+        )
+
+
+async def list_models(settings: Settings, status: ModelStatus | None = None) -> list[ModelRecord]:
+    """Registered models, newest first."""
+    async with open_registry(settings) as registry:
+        return await registry.list(status)
+
+
+async def get_model(settings: Settings, model_id: str) -> ModelRecord:
+    """One model's record; `ModelNotFoundError` when there is none with this id."""
+    async with open_registry(settings) as registry:
+        return await registry.get(model_id)
+
+
+async def set_model_status(settings: Settings, model_id: str, status: ModelStatus) -> None:
+    """Promote (the previous champion retires), demote or retire a model."""
+    async with open_registry(settings) as registry:
+        await registry.set_status(model_id, status)
+
+
+async def load_predictor(
+    settings: Settings, model_id: str | None = None, *, features: FeatureSpec | None = None
+) -> Predictor | None:
+    """A predictor for `model_id` (default: the champion, None when there is none), checked
+    against the running feature schema."""
+    spec = features or default_feature_spec()
+    async with open_registry(settings) as registry:
+        record = await registry.get(model_id) if model_id else await registry.champion()
+        if record is None:
+            return None
+        return Predictor(record, registry.read_model(record), schema_hash=spec.schema_hash)
+
+
+def tick_sizes(rules: ExchangeRules, symbols: Sequence[str]) -> dict[str, Decimal]:
+    """Tick sizes of the symbols the rules know (labels put prices on this grid)."""
+    return {s: rules.get(s).tick_size for s in symbols if s in rules}
