@@ -14,9 +14,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from slt.backtest import service
 from slt.backtest.driver import BacktestError
+from slt.backtest.ml_run import prepare_ml
 from slt.backtest.report_terminal import render_summary
+from slt.cli_model import model_app, train_command
 from slt.config import ConfigError, load_settings
 from slt.data.commands import data_app
+from slt.data.validate import fmt_ms
+from slt.model.errors import ModelError
 from slt.rules import UnknownSymbolError, bundled_rules
 from slt.storage import StorageError
 
@@ -27,6 +31,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(model_app, name="model")
 console = Console()
 err = Console(stderr=True)
 
@@ -62,9 +67,14 @@ def backtest(
     balance: Annotated[float | None, typer.Option(help="Initial balance, USDT")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config file")] = None,
     html: Annotated[bool, typer.Option(help="Write the HTML report")] = True,
+    strategy: Annotated[
+        str | None, typer.Option(help="baseline, or ml (the champion model, self-learning)")
+    ] = None,
 ) -> None:
     """Backtest the strategy on stored candles (the bundled sample on first use)."""
     overrides: dict[str, object] = {}
+    if strategy:
+        overrides["strategy"] = strategy
     if symbols:
         overrides["symbols"] = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
     if interval:
@@ -106,14 +116,41 @@ def backtest(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result, metrics, path = service.run(
-                settings, rules, series, html=html, progress=progress
+            ml = None
+            if bt.strategy == "ml":
+                bar.update(task, description="training")
+                ml = asyncio.run(
+                    prepare_ml(
+                        settings,
+                        rules,
+                        series,
+                        on_train=lambda: console.print(
+                            "No champion model yet: training one on the first half of the data."
+                        ),
+                        progress=lambda stage, done, total: bar.update(
+                            task, completed=done, total=max(total, 1)
+                        ),
+                    )
+                )
+                console.print(
+                    f"model {ml.record.model_id}; trading out of sample from "
+                    f"{fmt_ms(ml.start_ms)} (it learned from candles before)"
+                )
+            result, metrics, path, comparison = service.run(
+                settings,
+                rules,
+                series,
+                html=html,
+                progress=progress,
+                strategy=ml.strategy if ml else None,
+                start_ms=ml.start_ms if ml else None,
+                compare=ml is not None,
             )
-        render_summary(result, metrics, console)
+        render_summary(result, metrics, console, comparison)
         asyncio.run(service.store_run(settings, result, metrics))
     except ConfigError as exc:
         _fail(str(exc), 2)
-    except (BacktestError, UnknownSymbolError, StorageError) as exc:
+    except (BacktestError, UnknownSymbolError, StorageError, ModelError) as exc:
         _fail(str(exc))
     speed = result.candles_processed / result.elapsed_s if result.elapsed_s else 0.0
     console.print(
@@ -122,6 +159,31 @@ def backtest(
     )
     if path is not None:
         console.print(f"report: {path}")
+
+
+@app.command()
+def train(
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols (default: all stored)")
+    ] = None,
+    interval: Annotated[str | None, typer.Option(help="Candle interval, e.g. 1m")] = None,
+    start: Annotated[str | None, typer.Option(help="First candle used (UTC date or ms)")] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="Train on candles before this (default: first half of the data)"),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config file")] = None,
+) -> None:
+    """Train a model on stored candles and register it (champion if it is the first)."""
+    chosen = tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else ()
+    train_command(
+        _fail,
+        chosen,
+        interval,
+        _parse_time(start, "--start"),
+        _parse_time(end, "--end"),
+        config,
+    )
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+
 from slt.backtest.benchmarks import buy_and_hold
 from slt.backtest.driver import Progress, run_backtest
 from slt.backtest.metrics import Metrics, compute_metrics
@@ -104,18 +106,31 @@ def run_comparison(
     progress: Progress | None = None,
     run_id: str | None = None,
     random_seed: int = RANDOM_SEED,
+    start_ms: int | None = None,
 ) -> Comparison:
     """Backtest `strategy` and the three baselines on `series` with the same `settings`.
 
     The random entries' rate is `matching_rate` of the strategy's batch signals, taken before
     its run, so a self-learning strategy is matched at the model it starts from (its run changes
     it). `progress(done, total)` reports over the three engine runs together; buy-and-hold is
-    computed in one vectorised pass and needs no progress.
+    computed in one vectorised pass and needs no progress. With `start_ms`, every run starts
+    there and earlier candles only warm the strategies up (`run_backtest`'s `start_ms`).
     """
     symbols = sorted(series)
-    rate = matching_rate({s: strategy.batch(series[s]) for s in symbols}) if symbols else 0.0
+    first = {
+        s: 0 if start_ms is None else int(np.searchsorted(series[s].open_time, start_ms))
+        for s in symbols
+    }
+    rate = matching_rate({s: strategy.batch(series[s]).slice(first[s]) for s in symbols})
+    name = strategy.name
     main = run_backtest(
-        series, strategy, settings, rules, run_id=run_id, progress=_stage(progress, 0)
+        series,
+        strategy,
+        settings,
+        rules,
+        run_id=run_id,
+        progress=_stage(progress, 0),
+        start_ms=start_ms,
     )
     baseline = run_backtest(
         series,
@@ -124,6 +139,7 @@ def run_comparison(
         rules,
         run_id=f"{main.run_id}-baseline",
         progress=_stage(progress, 1),
+        start_ms=start_ms,
     )
     random = run_backtest(
         series,
@@ -132,15 +148,17 @@ def run_comparison(
         rules,
         run_id=f"{main.run_id}-random",
         progress=_stage(progress, 2),
+        start_ms=start_ms,
     )
-    hold = buy_and_hold(series, settings, run_id=f"{main.run_id}-hold")
+    traded = {s: series[s].slice(first[s], len(series[s])) for s in symbols}
+    hold = buy_and_hold(traded, settings, run_id=f"{main.run_id}-hold")
     metrics = compute_metrics(main)
     rows = tuple(
         BaselineRow(name, r, compute_metrics(r))
         for name, r in ((BUY_AND_HOLD, hold), (RANDOM, random), (BASELINE, baseline))
     )
     return Comparison(
-        strategy_name=strategy.name,
+        strategy_name=name,
         result=main,
         metrics=metrics,
         baselines=rows,

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from slt.backtest.compare import Comparison, baseline_strategy, run_comparison
 from slt.backtest.driver import BacktestError, Progress, run_backtest
 from slt.backtest.metrics import Metrics, compute_metrics
 from slt.backtest.report_html import write_html_report
@@ -20,7 +21,7 @@ from slt.data.sample import ensure_sample_loaded
 from slt.domain import CandleSeries
 from slt.rules import ExchangeRules
 from slt.storage import CandleStore, RunStore, create_engine, migrate
-from slt.strategy.baseline import EmaAtrBaseline
+from slt.strategy.base import Strategy
 
 
 @dataclass(frozen=True)
@@ -123,17 +124,29 @@ def run(
     *,
     html: bool,
     progress: Progress | None = None,
-) -> tuple[BacktestResult, Metrics, Path | None]:
+    strategy: Strategy | None = None,
+    start_ms: int | None = None,
+    compare: bool = False,
+) -> tuple[BacktestResult, Metrics, Path | None, Comparison | None]:
+    """Backtest `strategy` (default: the baseline). With `compare`, buy-and-hold, random
+    entries and the baseline run on the same candles and the report sets them side by side."""
     check_leverage_config(settings, rules, sorted(series))
-    horizon = settings.risk.max_hold_ms // (
-        series[next(iter(series))].interval_ms if series else 60_000
-    )
-    strategy = EmaAtrBaseline(settings.baseline, horizon_bars=max(1, horizon))
-    result = run_backtest(series, strategy, settings, rules, progress=progress)
-    metrics = compute_metrics(result)
+    chosen = strategy or baseline_strategy(series, settings)
+    comparison = None
+    if compare:
+        comparison = run_comparison(
+            series, chosen, settings, rules, progress=progress, start_ms=start_ms
+        )
+        result, metrics = comparison.result, comparison.metrics
+    else:
+        result = run_backtest(series, chosen, settings, rules, progress=progress, start_ms=start_ms)
+        metrics = compute_metrics(result)
     path = None
     if html:
         path = write_html_report(
-            result, metrics, settings.backtest.report_dir / f"backtest-{result.run_id}.html"
+            result,
+            metrics,
+            settings.backtest.report_dir / f"backtest-{result.run_id}.html",
+            comparison=comparison,
         )
-    return result, metrics, path
+    return result, metrics, path, comparison

@@ -62,7 +62,8 @@ class Strategy(Protocol):
     to compute what the incremental form would have said candle by candle.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def batch(self, series: CandleSeries) -> SignalColumns: ...
 
