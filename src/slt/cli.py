@@ -174,10 +174,10 @@ def train(
     ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config file")] = None,
 ) -> None:
-    """Train a model on stored candles and register it (champion if it is the first)."""
+    """Train a model on stored candles, register and check it (champion if it is the first
+    and its checks pass)."""
     chosen = tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else ()
     train_command(
-        _fail,
         chosen,
         interval,
         _parse_time(start, "--start"),

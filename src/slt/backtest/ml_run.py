@@ -2,9 +2,10 @@
 
 A model is only tested on candles it never learned from. `slt train` trains, by default, on
 the first `DEFAULT_TRAIN_FRACTION` of the stored span; `slt backtest --strategy ml` then starts
-trading after the champion's last training label could have been known (its last decision
-bar + the label horizon + one bar), later if `--start` says so. Earlier candles only warm the
-features up. When no champion exists the backtest first trains one the same way.
+trading after the last candle the champion's training labels may have read (its last
+decision bar + the label span), later if `--start` says so. Earlier candles only warm the
+features up. When no champion exists the backtest first trains one the same way and checks it
+(`slt model check`); a model that fails its checks is not promoted and the backtest stops.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from slt.backtest.driver import BacktestError
 from slt.config import Settings
 from slt.data.validate import fmt_ms
 from slt.domain import CandleSeries
+from slt.model.checks import record_label_params
+from slt.model.checks_leaks import label_end_ms
+from slt.model.errors import PromotionBlockedError
 from slt.model.features import default_feature_spec
-from slt.model.registry import ModelRecord, ModelStatus
+from slt.model.registry import ModelRecord
 from slt.model.selflearn import SelfLearningStrategy
 from slt.model.service import (
+    check_model,
     get_model,
     load_predictor,
-    set_model_status,
+    promote_model,
     tick_sizes,
     train_model,
 )
@@ -56,8 +61,9 @@ def training_slice(series: Mapping[str, CandleSeries], end_ms: int | None) -> li
 
 
 def out_of_sample_start_ms(record: ModelRecord, interval_ms: int) -> int:
-    """First open time whose decision the model's training labels cannot have seen."""
-    return record.train_last_ms + (record.label_horizon + 1) * interval_ms
+    """First open time after every candle the model's training labels may have read (the
+    rule `slt model check` holds a test period to)."""
+    return label_end_ms(record, record_label_params(record), interval_ms) + interval_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +97,21 @@ async def prepare_ml(
             features=spec,
             rules=rules,
         )
-        await set_model_status(settings, record.model_id, ModelStatus.CHAMPION)
+        report = await check_model(
+            settings,
+            record.model_id,
+            list(series.values()),
+            test_start_ms=out_of_sample_start_ms(record, next(iter(series.values())).interval_ms),
+            progress=progress,
+            rules=rules,
+        )
+        if not report.passed:
+            failed = "; ".join(line for line in report.lines() if line.startswith("FAIL"))
+            raise PromotionBlockedError(
+                f"the model trained for this backtest ({record.model_id}) failed its checks "
+                f"and was not made champion: {failed}"
+            )
+        await promote_model(settings, record.model_id)
         predictor = await load_predictor(settings, record.model_id, features=spec)
         assert predictor is not None
     record = await get_model(settings, predictor.model_id)

@@ -25,3 +25,7 @@ class ModelNotFoundError(ModelError):
 
 class ModelIntegrityError(ModelError):
     """A registered model's file is missing or is not the file that was registered."""
+
+
+class PromotionBlockedError(ModelError):
+    """A model may not become champion: it was never checked, or a blocking check failed."""

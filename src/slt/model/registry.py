@@ -60,6 +60,9 @@ class ModelRecord:
     metrics: dict[str, Any]
     file_name: str = ""
     file_sha256: str = ""
+    checks: dict[str, Any] | None = None
+    """The latest bias and health check report (`CheckReport.to_dict()` plus `checked_ms`),
+    None until the model was checked; promotion to champion requires a passing one."""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -89,10 +92,11 @@ class ModelRecord:
             metrics=dict(d["metrics"]),
             file_name=str(d.get("file_name", "")),
             file_sha256=str(d.get("file_sha256", "")),
+            checks=None if d.get("checks") is None else dict(d["checks"]),
         )
 
 
-_META_KEYS = ("feature_names", "symbols", "label_params", "xgb_params", "metrics")
+_META_KEYS = ("feature_names", "symbols", "label_params", "xgb_params", "metrics", "checks")
 
 
 def new_model_id(created_ms: int, model: bytes) -> str:
@@ -178,6 +182,20 @@ class ModelRegistry:
         except ModelRowNotFoundError as exc:
             raise ModelNotFoundError(str(exc)) from None
 
+    async def record_checks(self, model_id: str, checks: dict[str, Any]) -> ModelRecord:
+        """Store `checks` (a check report as a dict) with the model, in its row and sidecar."""
+        record = await self.get(model_id)
+        d = record.to_dict()
+        d["checks"] = checks
+        updated = ModelRecord.from_dict(d)
+        try:
+            await self.store.set_meta(model_id, _to_row(updated).meta)
+        except ModelRowNotFoundError as exc:
+            raise ModelNotFoundError(str(exc)) from None
+        side = self.path(updated).with_suffix(SIDECAR_SUFFIX)
+        _write_atomic(side, orjson.dumps(updated.to_dict(), option=orjson.OPT_SORT_KEYS))
+        return updated
+
     def read_model(self, record: ModelRecord) -> bytes:
         """The model's bytes, refused when the file is not the one registered."""
         return read_model_file(self.path(record), record.file_sha256)
@@ -238,5 +256,5 @@ def _from_row(row: ModelRow) -> ModelRecord:
             "file_sha256",
         )
     }
-    d.update({k: row.meta[k] for k in _META_KEYS})
+    d.update({k: row.meta.get(k) for k in _META_KEYS})
     return ModelRecord.from_dict(d)

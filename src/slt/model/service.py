@@ -1,9 +1,11 @@
-"""Model use cases for the CLI and the self-learning loop: train, list, show, promote, serve.
+"""Model use cases for the CLI and the self-learning loop: train, check, promote, list, serve.
 
 `train_model` runs the whole training (dataset, walk-forward, final fit) in a memory-capped
 child process (`slt.model.worker`), so a failure there is a `TrainingError` and never a crash
 of the caller; the caller's event loop stays free while it runs. The new model is registered
-as a candidate whose parent is the current champion; promoting it is a separate decision.
+as a candidate whose parent is the current champion; promoting it is a separate decision,
+and `promote_model` takes it only for a model whose stored bias and health checks
+(`check_model`, run in a capped child process too) passed.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 from slt.config import Settings
 from slt.domain import CandleSeries
+from slt.model.checks import CheckJob, CheckReport, CheckSettings, run_check_job
 from slt.model.config import ModelConfig
-from slt.model.errors import TrainingError
+from slt.model.errors import PromotionBlockedError, TrainingError
 from slt.model.features import FeatureSpec, default_feature_spec
 from slt.model.labels import LabelParams
 from slt.model.pipeline import TrainingJob, TrainingOutcome, run_training_job, save_candles
@@ -114,10 +117,8 @@ async def _train_isolated(
     ticks: dict[str, str],
     progress: Progress | None,
 ) -> TrainingOutcome:
-    scratch = settings.data_dir / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="train-") as tmp:
-        path = Path(tmp) / "candles.npz"
+    with _scratch(settings, "train-") as tmp:
+        path = tmp / "candles.npz"
         save_candles(series_list, path)
         job = TrainingJob(str(path), spec, labels, cfg, ticks)
         return await asyncio.to_thread(
@@ -128,6 +129,87 @@ async def _train_isolated(
             timeout_s=cfg.timeout_s,
             progress=progress,
         )
+
+
+async def check_model(
+    settings: Settings,
+    model_id: str,
+    series_list: Sequence[CandleSeries],
+    *,
+    test_start_ms: int | None = None,
+    progress: Progress | None = None,
+    rules: ExchangeRules | None = None,
+    check_settings: CheckSettings | None = None,
+    features: FeatureSpec | None = None,
+) -> CheckReport:
+    """Run every bias and health check of `model_id` on `series_list` (its training candles
+    and any later ones) in a capped child process, and store the report with the model."""
+    cfg = model_config(settings)
+    async with open_registry(settings) as registry:
+        record = await registry.get(model_id)
+        model = registry.read_model(record)
+    known = rules or bundled_rules()
+    ticks = {s: str(t) for s, t in tick_sizes(known, [x.symbol for x in series_list]).items()}
+    with _scratch(settings, "check-") as tmp:
+        path = tmp / "candles.npz"
+        save_candles(series_list, path)
+        job = CheckJob(
+            str(path),
+            record,
+            model,
+            cfg,
+            features or default_feature_spec(),
+            ticks,
+            test_start_ms,
+            check_settings or CheckSettings(),
+        )
+        report = await asyncio.to_thread(
+            run_isolated,
+            run_check_job,
+            job,
+            memory_limit_bytes=cfg.memory_limit_mb * MIB,
+            timeout_s=cfg.timeout_s,
+            progress=progress,
+        )
+    stored = {**report.to_dict(), "checked_ms": int(time.time() * 1000)}
+    async with open_registry(settings) as registry:
+        await registry.record_checks(model_id, stored)
+    return report
+
+
+def stored_checks(record: ModelRecord) -> CheckReport | None:
+    """The check report stored with `record`, if it was checked."""
+    return None if record.checks is None else CheckReport.from_dict(record.checks)
+
+
+async def promote_model(settings: Settings, model_id: str) -> ModelRecord:
+    """Make `model_id` the champion (the previous one retires), only when its stored checks
+    passed: `PromotionBlockedError` otherwise, naming the failures and the way out."""
+    async with open_registry(settings) as registry:
+        record = await registry.get(model_id)
+        report = stored_checks(record)
+        if report is None:
+            raise PromotionBlockedError(
+                f"model {model_id} has not been checked; run `slt model check {model_id}` "
+                "before promoting it"
+            )
+        if not report.passed:
+            failed = ", ".join(r.name for r in report.failures)
+            raise PromotionBlockedError(
+                f"model {model_id} failed its checks ({failed}) and cannot become champion; "
+                f"see `slt model check {model_id}`, fix the cause and retrain"
+            )
+        await registry.set_status(model_id, ModelStatus.CHAMPION)
+        return await registry.get(model_id)
+
+
+@contextmanager
+def _scratch(settings: Settings, prefix: str) -> Iterator[Path]:
+    """A temporary folder under the data directory for files handed to a child process."""
+    scratch = settings.data_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=prefix) as tmp:
+        yield Path(tmp)
 
 
 async def list_models(settings: Settings, status: ModelStatus | None = None) -> list[ModelRecord]:

@@ -114,6 +114,15 @@ class ModelStore:
                 update(models).where(models.c.model_id == model_id).values(status=status)
             )
 
+    async def set_meta(self, model_id: str, meta: dict[str, Any]) -> None:
+        """Replace a model's `meta` (its metrics and check reports grow after training)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(models).where(models.c.model_id == model_id).values(meta=dumps(meta))
+            )
+            if result.rowcount == 0:
+                raise ModelRowNotFoundError(f"no model {model_id!r}; see `slt model list`")
+
 
 def _row(r: RowMapping) -> ModelRow:
     return ModelRow(
