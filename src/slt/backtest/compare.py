@@ -207,7 +207,13 @@ def fee_share(result: BacktestResult) -> float | None:
 def judge(strategy: Metrics, baselines: Sequence[tuple[str, Metrics]]) -> Verdict:
     """Whether `strategy` beat each named baseline on total return and on daily Sharpe."""
     versus = tuple(_versus(name, strategy, m) for name, m in baselines)
-    return Verdict(versus, verdict_text(versus))
+    text = verdict_text(versus)
+    if strategy.trades == 0:
+        text = (
+            "The strategy made no trades in this period: no signal cleared its entry threshold "
+            f"(or the risk layer refused every one), so it shows no edge. {text}"
+        )
+    return Verdict(versus, text)
 
 
 def _versus(name: str, s: Metrics, b: Metrics) -> Versus:

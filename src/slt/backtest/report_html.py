@@ -229,6 +229,7 @@ _TRADE_COLUMNS = (
     "exit reason",
     "exit legs",
     "holding",
+    "signal source",
 )
 
 
@@ -261,6 +262,7 @@ def _trade_row(i: int, t: TradeRecord) -> str:
         (t.exit_reason.value, ""),
         (legs, "muted"),
         (fmt_duration(t.holding_ms), "num"),
+        (t.source, "muted"),
     ]
     return "<tr>" + "".join(f"<td{_cls(c)}>{_e(v)}</td>" for v, c in cells) + "</tr>"
 

@@ -12,11 +12,10 @@ from slt.backtest.metrics import Metrics
 from slt.backtest.report.comparison import (
     COMPARISON_COLUMNS,
     COMPARISON_TITLE,
-    MODEL_EVENT_COLUMNS,
     MODEL_EVENTS_TITLE,
     Cell,
     comparison_rows,
-    model_event_rows,
+    model_event_line,
     random_note,
     verdict_tone,
 )
@@ -45,11 +44,13 @@ def render_summary(
     console.print(Columns([_section_table(s) for s in sections], equal=False, expand=False))
     console.print(Columns([_exits_table(metrics), _rejected_table(metrics)], expand=False))
     if result.model_events:
+        promoted = sum(e.promoted for e in result.model_events)
         console.print(
-            _cells_table(
-                MODEL_EVENTS_TITLE, MODEL_EVENT_COLUMNS, model_event_rows(result.model_events)
-            )
+            Text(f"{MODEL_EVENTS_TITLE}: {len(result.model_events)}, {promoted} promoted", "bold")
         )
+        for event in result.model_events:
+            line, tone = model_event_line(event)
+            console.print(Text(line, style=_STYLE[tone]))
     if comparison is not None:
         render_comparison(comparison, console)
 

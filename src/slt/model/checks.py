@@ -25,14 +25,19 @@ a job for `slt.model.worker`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+
 from slt.domain import CandleSeries
 from slt.model.checks_data import drift_checks, importance_check, label_balance_checks
 from slt.model.checks_leaks import (
+    CONTROL_SE_MULTIPLE,
+    IC_ALARM,
     calibrated_sigma,
     dataset_for_record,
     ic_alarm_check,
@@ -43,7 +48,7 @@ from slt.model.checks_leaks import (
 )
 from slt.model.checks_report import CheckReport, CheckResult, CheckSettings
 from slt.model.config import ModelConfig
-from slt.model.dataset import DIRECTION
+from slt.model.dataset import DIRECTION, Dataset
 from slt.model.errors import ModelError
 from slt.model.features import FeatureSpec, default_feature_spec
 from slt.model.labels import LabelParams
@@ -55,6 +60,7 @@ __all__ = [
     "CheckReport",
     "CheckResult",
     "CheckSettings",
+    "challenger_checks",
     "run_check_job",
     "run_checks",
 ]
@@ -159,6 +165,32 @@ def run_checks(
     results.append(permutation_check(ds, config, labels.horizon_bars, opts))
     step("done", total)
     return CheckReport.of(record.model_id, results)
+
+
+def challenger_checks(
+    model_id: str, model: bytes, feature_names: Sequence[str], holdout: Dataset, ic: float
+) -> CheckReport:
+    """The checks a challenger trained during a run must pass before it replaces the champion.
+
+    The pipeline-wide checks (lookahead, the random-walk and permutation controls) are
+    properties of the code and were run on the first champion (`slt model check`); what can
+    differ for a challenger is the model itself. Its holdout IC fails above
+    max(IC_ALARM, 4 SE): the holdout is a few days, so chance alone can pass 0.1 there, and the
+    standard error uses the holdout's effective number of independent trades (the rows'
+    uniqueness weights, halved for the two sides of one bar, as the controls do). The
+    concentration of the model's gain on one input is reported as a warning.
+    """
+    n_eff = float(np.sum(holdout.weight)) / 2.0
+    se = 1.0 / math.sqrt(max(n_eff - 1.0, 1.0))
+    bound = max(IC_ALARM, CONTROL_SE_MULTIPLE * se)
+    facts = f"holdout IC {ic:+.4f} on {len(holdout)} rows (n_eff {n_eff:.0f}, SE {se:.3f})"
+    if math.isfinite(ic) and ic > bound:
+        alarm = CheckResult(
+            "ic_alarm", False, "fail", ic, bound, f"{facts} > {bound:.3f}: looks like a leak"
+        )
+    else:
+        alarm = CheckResult("ic_alarm", True, "fail", ic, bound, f"{facts} ≤ {bound:.3f}")
+    return CheckReport.of(model_id, [alarm, importance_check(model, feature_names)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ close T:
 * the most recent `holdout_fraction` of the window is held back. The challenger is trained on
   rows whose outcome was known at least H bars before that slice and both models are scored on
   it by out-of-sample IC (Spearman, both sides pooled). The challenger is promoted only if it
-  scores higher; otherwise the champion keeps trading.
+  scores higher and passes `challenger_checks` (an IC too high for the holdout's size is a
+  leak's signature and blocks it); otherwise the champion keeps trading.
 
 Each decision is a `ModelEvent` listed in the backtest result and report. Training here runs in
 the backtest's process (a retrain takes seconds on these windows); live trading trains in a
@@ -34,6 +35,7 @@ import numpy as np
 from slt.config import Settings
 from slt.domain import CandleSeries, ModelEvent, TradeRecord
 from slt.domain.candle import DAY_MS, F64, I64
+from slt.model.checks import challenger_checks
 from slt.model.dataset import Dataset, build_dataset
 from slt.model.errors import ModelError
 from slt.model.features import FeatureSpec
@@ -169,7 +171,11 @@ class SelfLearningStrategy:
         judged = ds.take(holdout)
         new_ic = _ic(challenger, judged)
         old_ic = _ic(self.champion, judged)
-        promoted = math.isfinite(new_ic) and (not math.isfinite(old_ic) or new_ic > old_ic)
+        better = math.isfinite(new_ic) and (not math.isfinite(old_ic) or new_ic > old_ic)
+        report = challenger_checks(
+            challenger.model_id, fitted.model, ds.feature_names, judged, new_ic
+        )
+        promoted = better and report.passed
         metrics = {
             "challenger_ic": new_ic,
             "champion_ic": old_ic,
@@ -178,6 +184,9 @@ class SelfLearningStrategy:
             "experience_trades": float(seen),
         }
         verb = "promoted" if promoted else "kept the champion"
+        blocked = "; ".join(f"{r.name} failed: {r.detail}" for r in report.failures)
+        if better and blocked:
+            verb = f"kept the champion, challenger blocked by its checks ({blocked})"
         note = f"holdout IC {new_ic:+.4f} vs champion {old_ic:+.4f}: {verb}"
         if promoted:
             self.champion = challenger

@@ -36,7 +36,7 @@ NAMES = (BUY_AND_HOLD, RANDOM, BASELINE)
 
 def _m(total_return: float | None, sharpe: float | None) -> Metrics:
     base = compute_metrics(Build.result())
-    return dataclasses.replace(base, total_return=total_return, sharpe=sharpe)
+    return dataclasses.replace(base, total_return=total_return, sharpe=sharpe, trades=10)
 
 
 def _against(*figures: tuple[float | None, float | None]) -> list[tuple[str, Metrics]]:
@@ -207,8 +207,18 @@ def test_model_retrains_are_listed_when_there_are_any(scenario: BacktestResult) 
     assert "Model retrains" in text
     for part in ("2024-01-01 00:00", "m-0002", "m-0001", "ic=0.0123", "sharpe=1.5", "<worse>"):
         assert part in text, part
-    assert "yes" in text and "drift" in text
+    assert "challenger m-0002 promoted" in text and "m-0003 not promoted" in text
+    assert "Model retrains: 2, 1 promoted" in text and "drift" in text
     page = render_html(result, compute_metrics(result))
     assert "Model retrains" in page and "2 retrain(s), 1 promoted." in page
     assert "&lt;worse&gt;" in page and "<worse>" not in page
     assert "Model retrains" not in render_html(scenario, compute_metrics(scenario))
+
+
+def test_a_strategy_that_never_traded_is_told_so_before_any_comparison() -> None:
+    idle = dataclasses.replace(_m(0.0, None), trades=0)
+    v = judge(idle, _against((-0.03, -2.0), (0.0, None), (-0.1, -11.0)))
+    assert v.text.startswith("The strategy made no trades in this period")
+    assert "It did NOT beat buy-and-hold" in v.text
+    busy = judge(dataclasses.replace(idle, trades=3), _against((0.01, 0.5), (0, 0), (0, 0)))
+    assert "made no trades" not in busy.text

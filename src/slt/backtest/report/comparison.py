@@ -105,6 +105,20 @@ def model_event_rows(events: Iterable[ModelEvent]) -> tuple[tuple[Cell, ...], ..
     )
 
 
+def model_event_line(e: ModelEvent) -> tuple[str, Tone]:
+    """One retrain as a sentence, for a narrow terminal: when, why, what came of it."""
+    why = f"after {e.trades_seen} trades" if e.trigger == "trades" else f"{e.trigger} trigger"
+    if not e.challenger_id:
+        return f"{fmt_time(e.time_ms)}  {why}: no challenger ({e.note})", Tone.BAD
+    verdict = "promoted" if e.promoted else "not promoted"
+    because = e.note or fmt_model_metrics(e.metrics)
+    return (
+        f"{fmt_time(e.time_ms)}  {why}: challenger {e.challenger_id} {verdict} ({because}); "
+        f"trading with {e.champion_id}",
+        Tone.GOOD if e.promoted else Tone.NEUTRAL,
+    )
+
+
 def fmt_model_metrics(metrics: Mapping[str, float]) -> str:
     """`name=value` pairs in the order the model reported them, 4 significant digits."""
     return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()) or "—"
