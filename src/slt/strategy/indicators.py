@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from slt.domain.candle import F64
+from slt.features.atr import atr_batch
 
 
 @njit(cache=True)
@@ -31,28 +32,9 @@ def ema(values: F64, period: int) -> F64:
     return _ema(np.ascontiguousarray(values, dtype=np.float64), 2.0 / (period + 1.0))
 
 
-@njit(cache=True)
-def _wilder_atr(high: F64, low: F64, close: F64, period: int) -> F64:
-    n = close.size
-    out = np.full(n, np.nan)
-    acc = 0.0
-    for i in range(n):
-        prev = close[i - 1] if i > 0 else close[0]
-        tr = max(high[i] - low[i], max(abs(high[i] - prev), abs(low[i] - prev)))
-        if i < period:
-            acc += tr
-            if i == period - 1:
-                acc /= period
-                out[i] = acc
-        else:
-            acc = (acc * (period - 1) + tr) / period
-            out[i] = acc
-    return out
-
-
 def wilder_atr(high: F64, low: F64, close: F64, period: int) -> F64:
     """Wilder's ATR of the true range; NaN until `period` bars have been seen."""
-    return _wilder_atr(high, low, close, period)
+    return atr_batch(high, low, close, period)
 
 
 @njit(cache=True)
