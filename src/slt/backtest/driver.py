@@ -123,7 +123,6 @@ def run_backtest(
     learner = strategy if isinstance(strategy, LearningStrategy) else None
     n_steps = len(tl)
     step_ms = tl.step_ms
-    time_list: list[int] = tl.times.tolist()
     balance = Decimal(repr(settings.backtest.initial_balance))
     engine = Engine(rules, settings.risk, settings.fees)
     run = _Run(engine, SimulatedVenue(rules, settings.fees, balance), engine.initial_state(balance))
@@ -146,12 +145,12 @@ def run_backtest(
         if progress is not None and g - last_reported >= report_every:
             progress(g, n_steps)
             last_reported = g
-        t_open = time_list[g]
+        t_open = tl.times.item(g)
         wanted = run.state_symbols() | set(tl.signal_steps.get(g, ()))
         step_symbols = symbols if not skip_quiet else sorted(wanted)
         candles: list[tuple[Candle, int]] = []
         for s in step_symbols:
-            r = tl.rows[s][g]
+            r = tl.row(s, g)
             if r >= 0:
                 ser = series[s]
                 candle = Candle(
@@ -197,19 +196,19 @@ def run_backtest(
         in_market[g] = bool(run.state.positions)
         g += 1
 
-    end_ms = int(time_list[-1]) + step_ms
+    end_ms = tl.times.item(-1) + step_ms
     _flatten(run, end_ms, {s: float(series[s].close[-1]) for s in symbols})
     if progress is not None:
         progress(n_steps, n_steps)
     trades = tuple(run.trades)
-    eq_time = np.concatenate(([time_list[0]], tl.times + step_ms, [end_ms])).astype(np.int64)
+    eq_time = np.concatenate(([tl.times.item(0)], tl.times + step_ms, [end_ms])).astype(np.int64)
     eq_value = np.concatenate(([float(balance)], equity, [float(run.state.balance)]))
     return BacktestResult(
         run_id=run_id or uuid.uuid4().hex[:12],
         config=settings.model_dump(mode="json"),
         symbols=tuple(symbols),
         interval=series[symbols[0]].interval,
-        start_ms=int(time_list[0]),
+        start_ms=tl.times.item(0),
         end_ms=end_ms,
         initial_balance=balance,
         final_balance=run.state.balance,

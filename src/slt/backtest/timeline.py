@@ -44,7 +44,7 @@ class Timeline:
 
     times: I64
     step_ms: int
-    rows: dict[str, list[int]]  # step -> row, −1 where the symbol has no candle
+    rows: dict[str, I64]  # step -> row, −1 where the symbol has no candle
     steps: dict[str, I64]  # row -> step
     close_grid: dict[str, F64]  # close on the global grid, carried forward over gaps
     signal_steps: dict[int, list[str]]  # step -> symbols with a signal at that close
@@ -60,14 +60,18 @@ class Timeline:
     ) -> Timeline:
         symbols = sorted(series)
         first = series[symbols[0]].open_time
-        if all(np.array_equal(series[s].open_time, first) for s in symbols[1:]):
-            times = first  # the usual case: every symbol on the same grid
-            times_shared = True
-        else:
-            times_shared = False
-            times = np.unique(np.concatenate([series[s].open_time for s in symbols]))
+        step_ms = series[symbols[0]].interval_ms
+        n = int(first.size)
+        if (
+            n > 0
+            and int(first[-1]) - int(first[0]) == (n - 1) * step_ms
+            and bool(np.all(np.diff(first) == step_ms))
+            and all(np.array_equal(series[s].open_time, first) for s in symbols[1:])
+        ):
+            return cls._build_regular(series, signals, symbols, first, step_ms)
+        times = np.unique(np.concatenate([series[s].open_time for s in symbols]))
         n = int(times.size)
-        rows: dict[str, list[int]] = {}
+        rows: dict[str, I64] = {}
         steps: dict[str, I64] = {}
         close_grid: dict[str, F64] = {}
         segment_ends: dict[str, I64] = {}
@@ -76,7 +80,7 @@ class Timeline:
             pos = np.searchsorted(times, ser.open_time)
             idx = np.full(n, -1, dtype=np.int64)
             idx[pos] = np.arange(len(ser))
-            rows[s] = idx.tolist()
+            rows[s] = idx
             steps[s] = pos.astype(np.int64)
             filled = np.maximum.accumulate(np.where(idx >= 0, idx, 0))
             close_grid[s] = ser.close[filled]
@@ -84,15 +88,9 @@ class Timeline:
             ends = present & ~np.concatenate((present[1:], [False]))
             segment_ends[s] = np.nonzero(ends)[0].astype(np.int64)
         signal_steps = _signal_schedule(symbols, steps, signals, after=-1)
-        regular = (
-            times_shared
-            and n > 0
-            and int(times[-1]) - int(times[0]) == (n - 1) * series[symbols[0]].interval_ms
-        )
         return cls(
-            regular=regular,
             times=times,
-            step_ms=series[symbols[0]].interval_ms,
+            step_ms=step_ms,
             rows=rows,
             steps=steps,
             close_grid=close_grid,
@@ -100,6 +98,39 @@ class Timeline:
             signal_order=sorted(signal_steps),
             segment_ends=segment_ends,
         )
+
+    @classmethod
+    def _build_regular(
+        cls,
+        series: Mapping[str, CandleSeries],
+        signals: Mapping[str, SignalColumns],
+        symbols: list[str],
+        times: I64,
+        step_ms: int,
+    ) -> Timeline:
+        """Every symbol on one gapless, evenly spaced grid: row == step everywhere, so the maps
+        are one shared identity array, the close grid is the close column itself and each
+        symbol's only segment ends at the last step. Building the general maps (a search, a
+        scatter and a carried-forward copy per symbol) would cost more than many runs' steps."""
+        n = int(times.size)
+        identity = np.arange(n, dtype=np.int64)
+        steps = dict.fromkeys(symbols, identity)
+        signal_steps = _signal_schedule(symbols, steps, signals, after=-1)
+        return cls(
+            regular=True,
+            times=times,
+            step_ms=step_ms,
+            rows=dict.fromkeys(symbols, identity),
+            steps=steps,
+            close_grid={s: series[s].close for s in symbols},
+            signal_steps=signal_steps,
+            signal_order=sorted(signal_steps),
+            segment_ends=dict.fromkeys(symbols, np.array([n - 1], dtype=np.int64)),
+        )
+
+    def row(self, symbol: str, g: int) -> int:
+        """The symbol's row at step `g`, −1 when it has no candle there."""
+        return g if self.regular else int(self.rows[symbol][g])
 
     def with_signals(self, signals: Mapping[str, SignalColumns], after: int) -> Timeline:
         """The same grid with the signal schedule after step `after` taken from `signals`
@@ -115,7 +146,7 @@ class Timeline:
     def next_segment_end(self, symbol: str, g: int) -> int:
         """The step ≥ g holding the symbol's last candle before a gap (its mark freezes there)."""
         if self.regular:
-            n = len(self)
+            n = int(self.times.size)
             return n - 1 if g < n else n
         ends = self.segment_ends[symbol]
         i = int(np.searchsorted(ends, g))
@@ -124,13 +155,13 @@ class Timeline:
     def step_at_or_after(self, time_ms: int) -> int:
         """First step whose open time is ≥ `time_ms` (len(self) when none)."""
         if self.regular:
-            ahead = time_ms - int(self.times[0])
-            return min(max(0, -(-ahead // self.step_ms)), len(self))
+            ahead = time_ms - self.times.item(0)
+            return min(max(0, -(-ahead // self.step_ms)), int(self.times.size))
         return int(np.searchsorted(self.times, time_ms))
 
     def next_close_day_step(self, g: int) -> int:
         """First step ≥ g whose close falls in a later UTC day than step g−1's close."""
-        last_close = int(self.times[g - 1]) + self.step_ms if g > 0 else int(self.times[0])
+        last_close = self.times.item(g - 1) + self.step_ms if g > 0 else self.times.item(0)
         midnight = last_close - last_close % DAY_MS + DAY_MS
         return self.step_at_or_after(midnight - self.step_ms)
 
