@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slt.backtest.timeline import Timeline, first_wake
 from slt.config import Settings
-from slt.domain import CandleSeries
+from slt.domain import CandleSeries, Position, Side
 from slt.domain.candle import F64
 from slt.risk.exits import close_wake_levels
 from slt.rules import ExchangeRules
@@ -26,6 +27,9 @@ from slt.strategy.base import LearningStrategy
 
 if TYPE_CHECKING:
     from slt.backtest.driver import _Run
+
+_CloseKey = tuple[str, Side, Decimal, Decimal, Decimal, Decimal | None, Decimal]
+_CACHE_LIMIT = 4096
 
 
 class Waker:
@@ -43,16 +47,21 @@ class Waker:
         self.rules = rules
         self.run = run
         self.learner: LearningStrategy | None = None
+        # close_wake_levels by the position fields it reads: a position is re-created at every
+        # close (new mark), but its levels change only when its size, stop or margin do.
+        self._close_levels: dict[_CloseKey, tuple[float, float]] = {}
 
     def next_step(self, g: int) -> int:
         """The first step ≥ g at which the engine or the venue could act."""
         run = self.run
         state = run.state
-        if state.pending or any(run.venue.market.values()):
+        venue = run.venue
+        if state.pending or any(venue.market.values()):
             return g
         tl = self.tl
-        i = bisect.bisect_left(tl.signal_order, g)
-        nxt = tl.signal_order[i] if i < len(tl.signal_order) else len(tl)
+        order = tl.signal_order
+        i = bisect.bisect_left(order, g)
+        nxt = order[i] if i < len(order) else len(tl)
         due = self.learner.due_ms() if self.learner is not None else None
         if due is not None:
             # the step whose close is the first at or after the learner's due time
@@ -60,10 +69,13 @@ class Waker:
         if not state.positions:
             return nxt
         nxt = min(nxt, tl.next_close_day_step(g))
-        headroom = 0.0
+        risk = self.risk
+        hold_ms = risk.max_hold_ms - tl.step_ms
         p = state.protections
-        if not p.halted and p.day_start_equity > 0:
-            floor = p.day_start_equity * (1 - self.risk.daily_drawdown_halt)
+        guard = not p.halted and p.day_start_equity > 0
+        headroom = 0.0
+        if guard:
+            floor = p.day_start_equity * (1 - risk.daily_drawdown_halt)
             headroom = max(0.0, state.equity() - floor) / len(state.positions)
         for pos in state.positions:
             if pos.closing_reason is not None:
@@ -71,12 +83,10 @@ class Waker:
             sym = pos.symbol
             ser = self.series[sym]
             steps = tl.steps[sym]
-            bound = min(
-                nxt, tl.step_at_or_after(pos.entry_time_ms + self.risk.max_hold_ms - tl.step_ms)
-            )
+            bound = min(nxt, tl.step_at_or_after(pos.entry_time_ms + hold_ms))
             # The last candle before a gap sets the mark the engine keeps using: see it.
             bound = min(bound, tl.next_segment_end(sym, g))
-            vpos = run.venue.positions.get(sym)
+            vpos = venue.positions.get(sym)
             if vpos is not None:
                 bound = min(bound, tl.step_at_or_after(vpos.next_funding_ms))
             if tl.regular:
@@ -84,9 +94,9 @@ class Waker:
             else:
                 r0 = int(np.searchsorted(steps, g))
                 r_end = int(np.searchsorted(steps, bound))
-            low_t, high_t = run.venue.trigger_levels(sym)
-            c_low, c_high = close_wake_levels(self.risk, self.rules.get(sym), pos)
-            if p.day_start_equity > 0 and not p.halted:
+            low_t, high_t = venue.trigger_levels(sym)
+            c_low, c_high = self._close_wake_levels(pos)
+            if guard:
                 move = headroom / float(pos.quantity) * (1 - 1e-9)
                 if int(pos.side) > 0:
                     c_low = max(c_low, pos.mark_price - move)
@@ -97,12 +107,47 @@ class Waker:
             nxt = min(nxt, int(steps[k]) if k < r_end else max(bound, g))
         return nxt
 
+    def _close_wake_levels(self, pos: Position) -> tuple[float, float]:
+        key = (
+            pos.symbol,
+            pos.side,
+            pos.entry_price,
+            pos.quantity,
+            pos.margin,
+            pos.liquidation_price,
+            pos.stop_price,
+        )
+        levels = self._close_levels.get(key)
+        if levels is None:
+            if len(self._close_levels) >= _CACHE_LIMIT:
+                self._close_levels.clear()
+            levels = close_wake_levels(self.risk, self.rules.get(pos.symbol), pos)
+            self._close_levels[key] = levels
+        return levels
+
     def fill_quiet(self, start: int, stop: int, equity: F64, in_market: np.ndarray) -> None:
-        """Equity and exposure on skipped steps: the positions are unchanged, prices move."""
+        """Equity and exposure on skipped steps: the positions are unchanged, prices move.
+
+        Each step's value is balance + the sum of the positions' qty × (close − entry) × side,
+        summed in position order as `equity_of` does, computed in place (the gaps are short,
+        so array temporaries would cost more than the arithmetic)."""
         state = self.run.state
-        acc = np.zeros(stop - start)
+        out = equity[start:stop]
+        first = True
         for pos in state.positions:
             closes = self.tl.close_grid[pos.symbol][start:stop]
-            acc = acc + float(pos.quantity) * (closes - float(pos.entry_price)) * int(pos.side)
-        equity[start:stop] = float(state.balance) + acc
-        in_market[start:stop] = bool(state.positions)
+            if first:
+                np.subtract(closes, float(pos.entry_price), out=out)
+                out *= float(pos.quantity)
+                out *= int(pos.side)
+                first = False
+            else:
+                pnl = closes - float(pos.entry_price)
+                pnl *= float(pos.quantity)
+                pnl *= int(pos.side)
+                out += pnl
+        if first:
+            out.fill(float(state.balance))
+        else:
+            out += float(state.balance)
+        in_market[start:stop] = not first

@@ -61,6 +61,10 @@ class SimulatedVenue:
         # (candle open time, price) of the last intrabar trigger fill per symbol: orders sent in
         # reaction to that fill meet the market where the fill happened, not at the candle's open.
         self.intrabar: dict[str, tuple[int, float]] = {}
+        # trigger_levels per symbol, dropped by every change of its resting orders or position
+        # (`_touch`): most candles of a held symbol reach no level, and this makes that one
+        # comparison instead of a walk over the orders.
+        self._levels: dict[str, tuple[float, float]] = {}
 
     # order entry ---------------------------------------------------------------------------
     def active_symbols(self) -> set[str]:
@@ -122,6 +126,7 @@ class SimulatedVenue:
             if (mark_d >= order.stop_price) if trigger_up else (mark_d <= order.stop_price):
                 return [self._reject(order, now_ms, -2021, "Order would immediately trigger.")]
             self.resting.setdefault(order.symbol, []).append(order)
+            self._touch(order.symbol)
         return [OrderAccepted(order, now_ms)]
 
     def _available(self) -> Decimal:
@@ -137,6 +142,7 @@ class SimulatedVenue:
             for i, o in enumerate(orders):
                 if o.client_id == client_id:
                     del orders[i]
+                    self._touch(symbol)
                     return [OrderCanceled(symbol, client_id, now_ms)]
         return []
 
@@ -175,6 +181,9 @@ class SimulatedVenue:
         pos = self.positions.get(sym)
         if pos is None:
             return []
+        low, high = self.trigger_levels(sym)
+        if candle.low > low and candle.high < high:
+            return []  # strictly between every level: nothing below can trigger
         side = pos.side
         hit_stops: list[tuple[float, OrderRequest | None]] = []
         targets: list[tuple[float, OrderRequest]] = []
@@ -204,6 +213,12 @@ class SimulatedVenue:
     def trigger_levels(self, symbol: str) -> tuple[float, float]:
         """(low, high): a candle with low <= low or high >= high could trigger a resting order or
         a liquidation on `symbol`; one strictly inside cannot (backtests skip such candles)."""
+        levels = self._levels.get(symbol)
+        if levels is None:
+            levels = self._levels[symbol] = self._trigger_levels(symbol)
+        return levels
+
+    def _trigger_levels(self, symbol: str) -> tuple[float, float]:
         pos = self.positions.get(symbol)
         if pos is None:
             return -math.inf, math.inf
@@ -226,6 +241,7 @@ class SimulatedVenue:
         gapped = (candle.open < level) if sell == is_stop else (candle.open > level)
         price = candle.open if gapped else level
         self.intrabar[order.symbol] = (candle.open_time, price)
+        self._touch(order.symbol)
         self.resting[order.symbol] = [
             o for o in self.resting.get(order.symbol, []) if o.client_id != order.client_id
         ]
@@ -241,6 +257,7 @@ class SimulatedVenue:
                 return [OrderCanceled(order.symbol, order.client_id, time_ms)]
             qty = pos.quantity if qty is None else min(qty, pos.quantity)
         assert qty is not None
+        self._touch(order.symbol)
         price = self._slipped(rules, raw_price, side)
         fee = trading_fee(qty * price, self.taker)
         events: list[Event] = [
@@ -285,6 +302,7 @@ class SimulatedVenue:
         )
         pos.liquidation_price = self._liq(rules, pos)
         self.positions[order.symbol] = pos
+        self._touch(order.symbol)
 
     @staticmethod
     def _liq(rules: SymbolRules, pos: VenuePosition) -> Decimal | None:
@@ -316,6 +334,7 @@ class SimulatedVenue:
         fee = quantize_amount(max(Decimal(0), pos.margin + pnl))
         self.balance += pnl - fee
         del self.positions[symbol]
+        self._touch(symbol)
         side = Side.SHORT if pos.side > 0 else Side.LONG
         fill = Fill(
             f"autoclose-{time_ms}",
@@ -331,6 +350,7 @@ class SimulatedVenue:
 
     def _expire_reduce_only(self, symbol: str, time_ms: int) -> list[Event]:
         """With the position flat, its reduce-only and close-position orders expire."""
+        self._touch(symbol)
         events: list[Event] = []
         for book in (self.resting, self.market):
             keep = []
@@ -342,3 +362,7 @@ class SimulatedVenue:
             if symbol in book:
                 book[symbol] = keep
         return events
+
+    def _touch(self, symbol: str) -> None:
+        """The symbol's resting orders or position changed: its trigger levels are stale."""
+        self._levels.pop(symbol, None)

@@ -1,0 +1,62 @@
+"""The backtest's caches answer exactly what a fresh computation would.
+
+The simulated venue keeps each symbol's trigger levels until its orders or position change, and
+the waker keeps each position's close wake-up levels by the fields they depend on. Whole runs on
+the bundled sample (default settings, and tight stops with trailing so levels move often) check
+every cached answer against a fresh computation at the moment it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from slt.backtest import waker as waker_module
+from slt.backtest.driver import run_backtest
+from slt.config import load_settings
+from slt.domain import CandleSeries, Position
+from slt.risk.exits import close_wake_levels
+from slt.rules import ExchangeRules
+from slt.strategy.baseline import EmaAtrBaseline
+from slt.venues.simulated import SimulatedVenue
+
+TIGHT = {
+    "stop_loss_pct": 0.003,
+    "take_profit_pct": 0.006,
+    "trailing_activation_pct": 0.002,
+    "trailing_distance_pct": 0.001,
+}
+
+
+@pytest.mark.parametrize("risk", [{}, TIGHT], ids=["defaults", "tight"])
+def test_cached_levels_equal_fresh_ones(
+    sample: dict[str, CandleSeries],
+    rules: ExchangeRules,
+    monkeypatch: pytest.MonkeyPatch,
+    risk: dict[str, float],
+) -> None:
+    checked = {"venue": 0, "waker": 0}
+    cached_venue = SimulatedVenue.trigger_levels
+
+    def venue_levels(self: SimulatedVenue, symbol: str) -> tuple[float, float]:
+        got = cached_venue(self, symbol)
+        assert got == self._trigger_levels(symbol)
+        checked["venue"] += 1
+        return got
+
+    cached_waker: Callable[[waker_module.Waker, Position], tuple[float, float]]
+    cached_waker = waker_module.Waker._close_wake_levels
+
+    def waker_levels(self: waker_module.Waker, pos: Position) -> tuple[float, float]:
+        got = cached_waker(self, pos)
+        assert got == close_wake_levels(self.risk, self.rules.get(pos.symbol), pos)
+        checked["waker"] += 1
+        return got
+
+    monkeypatch.setattr(SimulatedVenue, "trigger_levels", venue_levels)
+    monkeypatch.setattr(waker_module.Waker, "_close_wake_levels", waker_levels)
+    settings = load_settings(risk=risk)
+    result = run_backtest(sample, EmaAtrBaseline(settings.baseline), settings, rules)
+    assert result.trades
+    assert checked["venue"] > 500 and checked["waker"] > 500
