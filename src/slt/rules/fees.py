@@ -6,7 +6,7 @@ reports a commission (8 decimals), and the simulated and live ledgers agree to t
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal
 
 from slt.rules.rounding import CALC
 
@@ -20,9 +20,8 @@ DEFAULT_TAKER_RATE = Decimal("0.0005")
 
 def quantize_amount(amount: Decimal) -> Decimal:
     """An amount of the margin asset at Binance's 8-decimal precision, halves away from zero."""
-    with localcontext(CALC):
-        result = amount.quantize(COMMISSION_QUANTUM, rounding=ROUND_HALF_UP)
-        return abs(result) if result == 0 else result  # no '-0E-8' in the ledger
+    result = amount.quantize(COMMISSION_QUANTUM, rounding=ROUND_HALF_UP, context=CALC)
+    return CALC.abs(result) if result == 0 else result  # no '-0E-8' in the ledger
 
 
 def trading_fee(notional: Decimal, rate: Decimal) -> Decimal:
@@ -30,5 +29,4 @@ def trading_fee(notional: Decimal, rate: Decimal) -> Decimal:
 
     A negative rate (a maker rebate) gives a negative fee, i.e. a credit.
     """
-    with localcontext(CALC):
-        return quantize_amount(abs(notional) * rate)
+    return quantize_amount(CALC.multiply(CALC.abs(notional), rate))

@@ -349,8 +349,21 @@ def isolated_liquidation_price(
     if quantity <= 0 or entry_price <= 0:
         raise ValueError("quantity and entry_price must be positive")
     table = _table_of(rules.brackets)
+    # The venue and the engine each solve every new position with the same inputs. The key is
+    # the numbers' exact text (sign, digits and exponent), not their values: 1.0 and 1.00 are
+    # equal but could yield differently written results.
+    key = (table, side, str(quantity), str(entry_price), str(wallet_balance))
+    if key in _SOLVED:
+        return _SOLVED[key]
     with localcontext(CALC):
-        return _liquidation(table, side, quantity, entry_price, wallet_balance)
+        price = _liquidation(table, side, quantity, entry_price, wallet_balance)
+    if len(_SOLVED) >= 1024:
+        _SOLVED.clear()
+    _SOLVED[key] = price
+    return price
+
+
+_SOLVED: dict[tuple[_Table, int, str, str, str], Decimal | None] = {}
 
 
 class _StopProbe:

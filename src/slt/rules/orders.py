@@ -172,8 +172,8 @@ def _check_against_mark(
     rules: SymbolRules, side: int, order_type: str, price: Decimal, mark_price: Decimal
 ) -> None:
     """PERCENT_PRICE for limit orders; 'would immediately trigger' for trigger orders."""
-    with localcontext(CALC):
-        if order_type == LIMIT:
+    if order_type == LIMIT:
+        with localcontext(CALC):
             cap = mark_price * rules.percent_up
             floor = mark_price * rules.percent_down
             if side == 1 and rules.percent_up > 0 and price > cap:
@@ -259,8 +259,7 @@ def _settle_quantity(
             f"{lot}: quantity {_show(qty)} is above maxQty {_show(max_qty)}; "
             "split the order or reduce it",
         )
-    with localcontext(CALC):
-        value = qty * ref_price
+    value = CALC.multiply(qty, ref_price)
     short = rules.min_notional > 0 and value < rules.min_notional and not reduce_only
     needed = _min_notional_qty(rules, ref_price, market) if short else qty
     if short and repair and max_quantity is not None and needed <= min(max_quantity, max_qty):

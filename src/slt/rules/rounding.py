@@ -22,7 +22,11 @@ from enum import Enum
 
 # Arithmetic context for the rules package. Wide enough that products and grid quotients of any
 # real exchange number are exact, and independent of whatever the host program set globally.
+# Hot paths call its methods (CALC.multiply(a, b)) instead of entering `localcontext(CALC)`:
+# the same operation under the same context, without copying the context for every call.
 CALC = Context(prec=50, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
+_ONE = Decimal(1)
+_MINUS_ONE = Decimal(-1)
 
 
 class Rounding(Enum):
@@ -58,24 +62,22 @@ def round_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
     _require_decimal(step, "step")
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
-    with localcontext(CALC):
-        # divmod is exact: an integral quotient truncated toward zero and the exact remainder
-        # (a plain division would round at the context precision before we choose a direction).
-        units, remainder = divmod(value, step)
-        if remainder != 0:
-            away = Decimal(1) if value > 0 else Decimal(-1)
-            if rounding is Rounding.UP or (
-                rounding is Rounding.NEAREST and 2 * abs(remainder) >= step
-            ):
-                units += away
-        return units * step
+    # divmod is exact: an integral quotient truncated toward zero and the exact remainder
+    # (a plain division would round at the context precision before we choose a direction).
+    units, remainder = CALC.divmod(value, step)
+    if remainder != 0:
+        away = _ONE if value > 0 else _MINUS_ONE
+        if rounding is Rounding.UP or (
+            rounding is Rounding.NEAREST and CALC.multiply(2, CALC.abs(remainder)) >= step
+        ):
+            units = CALC.add(units, away)
+    return CALC.multiply(units, step)
 
 
 def is_on_step(value: Decimal, step: Decimal) -> bool:
     """True when `value` is a whole number of steps."""
     _require_decimal(value, "value")
-    with localcontext(CALC):
-        return value % step == 0
+    return CALC.remainder(value, step) == 0
 
 
 def decimals_of(step: Decimal) -> int:
