@@ -93,7 +93,7 @@ def drift_checks(
 ) -> list[CheckResult]:
     """PSI per feature between the training window [train_first_ms, train_last_ms] and the
     last `recent_days` of the data (features computed on whole series, warm-up rows left out
-    of both)."""
+    of both; warm-up ends where every feature known by the window's end has been seen)."""
     if not any(len(s) for s in series_list):
         return [CheckResult("feature_drift", True, "info", None, PSI_WARN, "no candles given")]
     recent_from = max(int(s.open_time[-1]) for s in series_list if len(s)) - int(
@@ -102,8 +102,11 @@ def drift_checks(
     train_parts, recent_parts = [], []
     for s in series_list:
         m = spec.matrix(s)
-        warm = np.arange(len(s)) >= warm_start(m)
         t = s.open_time
+        # Warm-up is judged on the rows up to the window's end: a feature that first appears
+        # later must not push it past the window (it is broken there, not warming up).
+        upto = int(np.searchsorted(t, record.train_last_ms, "right"))
+        warm = np.arange(len(s)) >= warm_start(m[:upto] if upto else m)
         train_parts.append(m[warm & (t >= record.train_first_ms) & (t <= record.train_last_ms)])
         recent_parts.append(m[warm & (t >= recent_from)])
     train = np.concatenate(train_parts)
@@ -157,15 +160,18 @@ def label_balance_checks(
     ticks: Mapping[str, Decimal] | None = None,
 ) -> list[CheckResult]:
     """Share of positive net labels and of missing labels per side over the bars of the
-    training window (all bars of the series when the window is not in them)."""
+    training window (all bars of every series when the window is in none of them)."""
     per_side: dict[str, list[F64]] = {"long": [], "short": []}
-    in_window = 0
-    for s in series_list:
+    masks = [
+        (s.open_time >= record.train_first_ms) & (s.open_time <= record.train_last_ms)
+        for s in series_list
+    ]
+    in_window = any(bool(m.any()) for m in masks)
+    for s, mask in zip(series_list, masks, strict=True):
         lab = forward_labels(s, labels, tick=(ticks or {}).get(s.symbol))
-        mask = (s.open_time >= record.train_first_ms) & (s.open_time <= record.train_last_ms)
-        in_window += int(mask.sum())
-        per_side["long"].append(lab.long[mask] if mask.any() else lab.long)
-        per_side["short"].append(lab.short[mask] if mask.any() else lab.short)
+        keep = mask if in_window else slice(None)
+        per_side["long"].append(lab.long[keep])
+        per_side["short"].append(lab.short[keep])
     scope = "training window" if in_window else "whole series (training window not in the data)"
     out = []
     for side, parts in per_side.items():

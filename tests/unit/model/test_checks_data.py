@@ -215,14 +215,6 @@ def test_a_feature_known_in_under_one_percent_is_rare_not_broken(
     assert f"known in {known_rows / 5760:.1%} → 0.0% of rows" in r.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="drift_checks drops rows before the first row at which every ever-known feature "
-    "was known (warm_start), so a feature missing throughout the training window and known "
-    "afterwards pushes the warm-up past the window: the check reports 'not measured' (info) "
-    "instead of failing the feature as broken, as the module documents",
-    raises=AssertionError,
-)
 def test_a_feature_missing_in_training_and_known_recently_is_broken(
     six_days: CandleSeries,
 ) -> None:
@@ -344,14 +336,6 @@ def test_without_the_training_window_every_bar_counts() -> None:
     assert all(f"of {3000 - H - 1} " in r.detail for r in got)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="label_balance_checks falls back to all bars per series: a series without a bar "
-    "in the training window (one the model was not trained on) is counted in full, while "
-    "the detail still says 'training window'; the docstring (and dataset_for_record) fall "
-    "back only when the window is in none of the series",
-    raises=AssertionError,
-)
 def test_a_series_outside_the_training_window_is_not_counted() -> None:
     trained_on = random_walk("AUSDT", 3000, 9)
     later = trend(1500, 0.001)
