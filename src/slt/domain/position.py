@@ -7,6 +7,7 @@ from decimal import Decimal
 import msgspec
 
 from slt.domain.enums import ExitReason, Side
+from slt.domain.numbers import as_float
 
 
 class Position(msgspec.Struct, frozen=True):
@@ -45,7 +46,7 @@ class Position(msgspec.Struct, frozen=True):
 
     def unrealized_pnl(self, price: float) -> float:
         """Float PnL at `price` for decisions (the ledger uses Decimal on fills)."""
-        return float(self.quantity) * (price - float(self.entry_price)) * int(self.side)
+        return as_float(self.quantity) * (price - as_float(self.entry_price)) * int(self.side)
 
     @property
     def notional(self) -> Decimal:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import msgspec
 
 from slt.domain import OrderRequest, Position
+from slt.domain.numbers import as_float
 from slt.risk.protections import Protections
 
 
@@ -81,7 +82,7 @@ def find_pending(pending: Sequence[PendingEntry], symbol: str) -> PendingEntry |
 
 def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     """Wallet balance plus unrealised PnL at the latest marks."""
-    return float(balance) + sum(p.unrealized_pnl(p.mark_price) for p in positions)
+    return as_float(balance) + sum(p.unrealized_pnl(p.mark_price) for p in positions)
 
 
 def available_of(

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from slt.config import RiskConfig
 from slt.domain import ExitReason, Position, Side, Signal
+from slt.domain.numbers import as_float
 from slt.rules import Rounding, SymbolRules
 
 
@@ -68,15 +69,15 @@ def is_emergency(cfg: RiskConfig, position: Position, price: float) -> bool:
     """Unrealised loss reached `emergency_margin_loss` × margin, or price is within the
     liquidation buffer of the liquidation price: get out before the exchange liquidates."""
     loss = -position.unrealized_pnl(price)
-    if loss >= cfg.emergency_margin_loss * float(position.margin):
+    if loss >= cfg.emergency_margin_loss * as_float(position.margin):
         return True
     liq = position.liquidation_price
     if liq is None:
         return False
-    buffer = cfg.liquidation_buffer_pct * float(position.entry_price)
+    buffer = cfg.liquidation_buffer_pct * as_float(position.entry_price)
     if position.side is Side.LONG:
-        return price <= float(liq) + buffer
-    return price >= float(liq) - buffer
+        return price <= as_float(liq) + buffer
+    return price >= as_float(liq) - buffer
 
 
 def trailed_stop(cfg: RiskConfig, rules: SymbolRules, position: Position) -> Decimal | None:
@@ -86,7 +87,7 @@ def trailed_stop(cfg: RiskConfig, rules: SymbolRules, position: Position) -> Dec
     then sits `trailing_distance_pct` behind the best close. It only ever moves in favour, and by
     at least one tick.
     """
-    entry = float(position.entry_price)
+    entry = as_float(position.entry_price)
     best = position.best_price
     side = int(position.side)
     if side * (best - entry) / entry < cfg.trailing_activation_pct:
@@ -122,15 +123,15 @@ def close_wake_levels(
     on which nothing can happen; the levels err on the early side.
     """
     side = int(position.side)
-    entry = float(position.entry_price)
-    qty = float(position.quantity)
-    margin = float(position.margin)
+    entry = as_float(position.entry_price)
+    qty = as_float(position.quantity)
+    margin = as_float(position.margin)
     emergency = entry - side * cfg.emergency_margin_loss * margin / qty
     liq = position.liquidation_price
     if liq is not None:
-        guard = float(liq) + side * cfg.liquidation_buffer_pct * entry
+        guard = as_float(liq) + side * cfg.liquidation_buffer_pct * entry
         emergency = max(emergency, guard) if side > 0 else min(emergency, guard)
-    stop_next = float(position.stop_price) + side * float(rules.tick_size)
+    stop_next = as_float(position.stop_price) + side * as_float(rules.tick_size)
     if side > 0:
         trail = max(
             entry * (1 + cfg.trailing_activation_pct), stop_next / (1 - cfg.trailing_distance_pct)
