@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from slt.backtest.quiet import QuietSteps
 from slt.backtest.result import BacktestResult
 from slt.backtest.timeline import Timeline
 from slt.backtest.waker import Waker as _Waker
@@ -60,12 +61,24 @@ class _Run:
         self.trades: list[TradeRecord] = []
         self.rejected: Counter[str] = Counter()
         self.marks: dict[str, float] = {}
+        self._equity_of: EngineState | None = None
+        self._equity = 0.0
 
     def state_symbols(self) -> set[str]:
         """Symbols the engine or venue is holding something on: their candles must be seen."""
         st = self.state
-        held = {p.symbol for p in st.positions} | {p.symbol for p in st.pending}
-        return held | self.venue.active_symbols()
+        held = self.venue.active_symbols()
+        held.update([p.symbol for p in st.positions])
+        held.update([p.symbol for p in st.pending])
+        return held
+
+    def equity(self) -> float:
+        """The current state's equity, computed once per state (the driver records it and the
+        waker reads it again before the next step)."""
+        if self._equity_of is not self.state:
+            self._equity_of = self.state
+            self._equity = self.state.equity()
+        return self._equity
 
     def feed(self, events: list[Event]) -> None:
         """Give the engine every event of a batch before acting on its answers, as on a real
@@ -130,7 +143,11 @@ def run_backtest(
     waker.learner = learner
     equity = np.full(n_steps, float(balance))
     in_market = np.zeros(n_steps, dtype=bool)
+    quiet = QuietSteps(symbols)
     trades_seen = 0
+    # Steps at which some symbol's data ends before the run does (none on a regular grid).
+    last_rows = {s: len(series[s]) - 1 for s in symbols}
+    data_ends = {int(tl.steps[s][-1]) for s in symbols} - {n_steps - 1}
     report_every = max(1, n_steps // 200)
     last_reported = -report_every
     g = 0
@@ -138,7 +155,7 @@ def run_backtest(
         if skip_quiet:
             nxt = waker.next_step(g)
             if nxt > g:
-                waker.fill_quiet(g, min(nxt, n_steps), equity, in_market)
+                quiet.record(g, min(nxt, n_steps), run.state)
             g = nxt
             if g >= n_steps:
                 break
@@ -146,8 +163,13 @@ def run_backtest(
             progress(g, n_steps)
             last_reported = g
         t_open = tl.times.item(g)
-        wanted = run.state_symbols() | set(tl.signal_steps.get(g, ()))
-        step_symbols = symbols if not skip_quiet else sorted(wanted)
+        signalled = tl.signal_steps.get(g, ())
+        if skip_quiet:
+            wanted = run.state_symbols()
+            wanted.update(signalled)
+            step_symbols = sorted(wanted)
+        else:
+            step_symbols = symbols
         candles: list[tuple[Candle, int]] = []
         for s in step_symbols:
             r = tl.row(s, g)
@@ -164,25 +186,33 @@ def run_backtest(
                     ser.volume.item(r),
                 )
                 candles.append((candle, r))
+        venue = run.venue
         for candle, _ in candles:
             run.marks[candle.symbol] = candle.open
-            run.feed(run.venue.on_open(candle))
+            events = venue.on_open(candle)
+            if events:
+                run.feed(events)
         for candle, _ in candles:
-            run.feed(run.venue.on_range(candle))
+            events = venue.on_range(candle)
+            if events:
+                run.feed(events)
         t_close = t_open + step_ms
         bars = []
         for candle, r in candles:
             sym = candle.symbol
             run.marks[sym] = candle.close
-            bars.append(Bar(candle, signals[sym].signal(sym, t_close, r, strategy.name)))
+            # only the symbols the schedule lists have a non-zero direction here
+            signal = (
+                signals[sym].signal(sym, t_close, r, strategy.name) if sym in signalled else None
+            )
+            bars.append(Bar(candle, signal))
         run.feed([BarsClosed(t_close, tuple(bars))])
-        ended = frozenset(
-            c.symbol for c, r in candles if r == len(series[c.symbol]) - 1 and g < n_steps - 1
-        )
-        if ended:
-            # A symbol's data ends here (as on a delisting): what it holds is closed at its last
-            # close instead of waiting, frozen, for candles that never come.
-            _flatten(run, t_close, {s: float(series[s].close[-1]) for s in ended}, ended)
+        if g in data_ends:
+            ended = frozenset(c.symbol for c, r in candles if r == last_rows[c.symbol])
+            if ended:
+                # A symbol's data ends here (as on a delisting): what it holds is closed at its
+                # last close instead of waiting, frozen, for candles that never come.
+                _flatten(run, t_close, {s: float(series[s].close[-1]) for s in ended}, ended)
         due = learner.due_ms() if learner is not None else None
         if learner is not None and (
             len(run.trades) > trades_seen or (due is not None and t_close >= due)
@@ -192,10 +222,11 @@ def run_backtest(
                 # The model changed at this close: later bars get its signals, earlier keep theirs.
                 signals = signals_of()
                 tl = waker.tl = tl.with_signals(signals, after=g)
-        equity[g] = run.state.equity()
+        equity[g] = run.equity()
         in_market[g] = bool(run.state.positions)
         g += 1
 
+    quiet.fill(tl.close_grid, equity, in_market)
     end_ms = tl.times.item(-1) + step_ms
     _flatten(run, end_ms, {s: float(series[s].close[-1]) for s in symbols})
     if progress is not None:

@@ -20,7 +20,7 @@ import numpy as np
 from slt.backtest.timeline import Timeline, first_wake
 from slt.config import Settings
 from slt.domain import CandleSeries, Position, Side
-from slt.domain.candle import F64
+from slt.domain.numbers import as_float
 from slt.risk.exits import close_wake_levels
 from slt.rules import ExchangeRules
 from slt.strategy.base import LearningStrategy
@@ -76,7 +76,7 @@ class Waker:
         headroom = 0.0
         if guard:
             floor = p.day_start_equity * (1 - risk.daily_drawdown_halt)
-            headroom = max(0.0, state.equity() - floor) / len(state.positions)
+            headroom = max(0.0, run.equity() - floor) / len(state.positions)
         for pos in state.positions:
             if pos.closing_reason is not None:
                 return g
@@ -97,7 +97,7 @@ class Waker:
             low_t, high_t = venue.trigger_levels(sym)
             c_low, c_high = self._close_wake_levels(pos)
             if guard:
-                move = headroom / float(pos.quantity) * (1 - 1e-9)
+                move = headroom / as_float(pos.quantity) * (1 - 1e-9)
                 if int(pos.side) > 0:
                     c_low = max(c_low, pos.mark_price - move)
                 else:
@@ -124,30 +124,3 @@ class Waker:
             levels = close_wake_levels(self.risk, self.rules.get(pos.symbol), pos)
             self._close_levels[key] = levels
         return levels
-
-    def fill_quiet(self, start: int, stop: int, equity: F64, in_market: np.ndarray) -> None:
-        """Equity and exposure on skipped steps: the positions are unchanged, prices move.
-
-        Each step's value is balance + the sum of the positions' qty × (close − entry) × side,
-        summed in position order as `equity_of` does, computed in place (the gaps are short,
-        so array temporaries would cost more than the arithmetic)."""
-        state = self.run.state
-        out = equity[start:stop]
-        first = True
-        for pos in state.positions:
-            closes = self.tl.close_grid[pos.symbol][start:stop]
-            if first:
-                np.subtract(closes, float(pos.entry_price), out=out)
-                out *= float(pos.quantity)
-                out *= int(pos.side)
-                first = False
-            else:
-                pnl = closes - float(pos.entry_price)
-                pnl *= float(pos.quantity)
-                pnl *= int(pos.side)
-                out += pnl
-        if first:
-            out.fill(float(state.balance))
-        else:
-            out += float(state.balance)
-        in_market[start:stop] = not first

@@ -1,0 +1,103 @@
+"""Equity and exposure on the steps the driver skips.
+
+On a skipped step the positions are unchanged and only prices move, so its equity is
+balance + Σ qty × (close − entry) × side over the open positions, in position order, as
+`equity_of` computes it on a processed step. The driver records each run of skipped steps with
+the positions open during it, and all of them are filled in one compiled pass after the loop:
+a few thousand short runs cost more in per-call array overhead than in arithmetic. The
+arithmetic is the same IEEE operations in the same order (numba without fastmath neither
+reorders nor fuses them), so the curve is the one the step-by-step fill gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from numba import njit
+
+from slt.domain.candle import F64, I64
+from slt.domain.numbers import as_float
+from slt.engine.state import EngineState
+
+
+@njit(cache=True)
+def _fill(
+    equity: F64,
+    in_market: np.ndarray,
+    closes: F64,
+    seg_start: I64,
+    seg_stop: I64,
+    seg_balance: F64,
+    seg_first: I64,
+    seg_count: I64,
+    pos_row: I64,
+    pos_entry: F64,
+    pos_qty: F64,
+    pos_side: F64,
+) -> None:
+    for j in range(seg_start.size):
+        first = seg_first[j]
+        count = seg_count[j]
+        balance = seg_balance[j]
+        for g in range(seg_start[j], seg_stop[j]):
+            if count == 0:
+                equity[g] = balance
+                continue
+            k = first
+            value = (closes[pos_row[k], g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
+            for k in range(first + 1, first + count):
+                value = value + (closes[pos_row[k], g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
+            equity[g] = value + balance
+            in_market[g] = True
+
+
+class QuietSteps:
+    """Runs of skipped steps, recorded during the loop and filled in after it."""
+
+    def __init__(self, symbols: list[str]) -> None:
+        self._row = {s: i for i, s in enumerate(symbols)}
+        self._symbols = symbols
+        self._start: list[int] = []
+        self._stop: list[int] = []
+        self._balance: list[float] = []
+        self._first: list[int] = []
+        self._count: list[int] = []
+        self._pos_row: list[int] = []
+        self._entry: list[float] = []
+        self._qty: list[float] = []
+        self._side: list[float] = []
+
+    def record(self, start: int, stop: int, state: EngineState) -> None:
+        """Steps [start, stop) pass with `state`'s positions and balance unchanged."""
+        self._start.append(start)
+        self._stop.append(stop)
+        self._balance.append(as_float(state.balance))
+        self._first.append(len(self._pos_row))
+        self._count.append(len(state.positions))
+        for pos in state.positions:
+            self._pos_row.append(self._row[pos.symbol])
+            self._entry.append(as_float(pos.entry_price))
+            self._qty.append(as_float(pos.quantity))
+            self._side.append(float(int(pos.side)))
+
+    def fill(self, close_grid: Mapping[str, F64], equity: F64, in_market: np.ndarray) -> None:
+        """Write every recorded run's equity and exposure."""
+        if not self._start:
+            return
+        closes = np.stack([close_grid[s] for s in self._symbols])
+        ints, floats = np.int64, np.float64
+        _fill(
+            equity,
+            in_market,
+            closes,
+            np.asarray(self._start, dtype=ints),
+            np.asarray(self._stop, dtype=ints),
+            np.asarray(self._balance, dtype=floats),
+            np.asarray(self._first, dtype=ints),
+            np.asarray(self._count, dtype=ints),
+            np.asarray(self._pos_row, dtype=ints),
+            np.asarray(self._entry, dtype=floats),
+            np.asarray(self._qty, dtype=floats),
+            np.asarray(self._side, dtype=floats),
+        )
