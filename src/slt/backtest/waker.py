@@ -6,6 +6,10 @@ or trailing level (`risk.exits.close_wake_levels`), the drawdown halt could trip
 reaches its time exit, funding settles, a UTC day starts, or a signal arrives. The waker computes
 the first step at which any of these can happen; every level errs early, so skipping is exact
 (a test replays runs with and without skipping and demands identical trade lists).
+
+A signal counts only if the engine could act on it: one for a symbol without a position, at a
+close where entries are paused (a cooldown, or the drawdown halt of that UTC day), is dropped
+unread, so its step is as quiet as any other.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 from slt.backtest.timeline import Timeline, first_wake
 from slt.config import Settings
 from slt.domain import CandleSeries, Position, Side
+from slt.domain.candle import DAY_MS
 from slt.domain.numbers import as_float
 from slt.risk.exits import close_wake_levels
 from slt.rules import ExchangeRules
@@ -59,9 +64,7 @@ class Waker:
         if state.pending or any(venue.market.values()):
             return g
         tl = self.tl
-        order = tl.signal_order
-        i = bisect.bisect_left(order, g)
-        nxt = order[i] if i < len(order) else len(tl)
+        nxt = self._next_signal(bisect.bisect_left(tl.signal_order, g))
         due = self.learner.due_ms() if self.learner is not None else None
         if due is not None:
             # the step whose close is the first at or after the learner's due time
@@ -106,6 +109,31 @@ class Waker:
             # A deadline already passed (the symbol had no candle then) is due at its next candle.
             nxt = min(nxt, int(steps[k]) if k < r_end else max(bound, g))
         return nxt
+
+    def _next_signal(self, i: int) -> int:
+        """The first scheduled signal step from `signal_order[i]` on that the engine could act on.
+
+        Entries are paused at a close `now` while now < cooldown_until_ms, or, once halted, until
+        the UTC day of `day_start_ms` ends (the next day's first close resets the halt). A step
+        cannot lift a pause, only add one, so a pause read from the current state holds at every
+        step up to its end."""
+        tl = self.tl
+        order = tl.signal_order
+        state = self.run.state
+        p = state.protections
+        paused_until = p.cooldown_until_ms
+        if p.halted:
+            paused_until = max(paused_until, p.day_start_ms + DAY_MS)
+        if i >= len(order) or paused_until <= state.time_ms:
+            return order[i] if i < len(order) else len(tl)
+        held = {pos.symbol for pos in state.positions}
+        while i < len(order):
+            step = order[i]
+            now = max(state.time_ms, tl.times.item(step) + tl.step_ms)
+            if now >= paused_until or not held.isdisjoint(tl.signal_steps[step]):
+                return step
+            i += 1
+        return len(tl)
 
     def _close_wake_levels(self, pos: Position) -> tuple[float, float]:
         key = (
