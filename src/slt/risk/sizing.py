@@ -46,8 +46,9 @@ def target_quantity(
     risk = risk_fraction(cfg, stats, confidence)
     qty = equity * risk / per_unit_loss
     max_qty = equity * cfg.max_risk_per_trade / per_unit_loss
-    if cfg.sizing == "kelly" and atr_pct > 0:
-        vol_cap = equity * cfg.atr_volatility_target / (atr_pct * entry_price)
+    typical_move = atr_pct * entry_price  # may underflow to 0 for a subnormal atr_pct
+    if cfg.sizing == "kelly" and typical_move > 0:
+        vol_cap = equity * cfg.atr_volatility_target / typical_move
         qty = min(qty, vol_cap)
         max_qty = min(max_qty, vol_cap)
     return qty, max_qty
