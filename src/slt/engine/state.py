@@ -82,7 +82,7 @@ def find_pending(pending: Sequence[PendingEntry], symbol: str) -> PendingEntry |
 
 def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     """Wallet balance plus unrealised PnL at the latest marks."""
-    return as_float(balance) + sum(p.unrealized_pnl(p.mark_price) for p in positions)
+    return as_float(balance) + sum([p.unrealized_pnl(p.mark_price) for p in positions])
 
 
 def available_of(

@@ -21,7 +21,20 @@ class TradeStats:
         return self.win_rate - (1.0 - self.win_rate) / self.payoff
 
 
+_LAST: list[tuple[tuple[float, ...], TradeStats]] = []
+
+
 def trade_stats(returns: tuple[float, ...]) -> TradeStats:
+    """Stats of `returns`; the last answer is kept for the same tuple (the engine's recent
+    returns change only when a trade closes, but every entry asks)."""
+    if _LAST and _LAST[0][0] is returns:
+        return _LAST[0][1]
+    stats = _trade_stats(returns)
+    _LAST[:] = [(returns, stats)]
+    return stats
+
+
+def _trade_stats(returns: tuple[float, ...]) -> TradeStats:
     wins = [r for r in returns if r > 0]
     losses = [-r for r in returns if r <= 0]
     n = len(returns)

@@ -10,9 +10,10 @@ reason says which filter, which numbers, and what the caller can do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import Enum
+
+import msgspec
 
 from slt.rules.codes import ErrorCode
 from slt.rules.rounding import CALC, Rounding, decimal_places, is_on_step, round_to_step
@@ -26,13 +27,13 @@ ORDER_TYPES = (MARKET, LIMIT, STOP_MARKET, TAKE_PROFIT_MARKET)
 TRIGGER_TYPES = (STOP_MARKET, TAKE_PROFIT_MARKET)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderCheck:
+class OrderCheck(msgspec.Struct, frozen=True, gc=False):
     """Verdict on one order: send `quantity`/`price` as they are here when `ok`, else don't send.
 
     `code` is the Binance error code the exchange would return (0 when ok) and `reason` names the
     filter and the numbers ('' when ok). `repaired` says the returned numbers differ from the
     ones asked for. On a rejection, quantity/price are the values as far as they were processed.
+    (A frozen struct rather than a dataclass: every order sent builds one, and it builds faster.)
     """
 
     ok: bool
