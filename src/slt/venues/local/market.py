@@ -159,8 +159,10 @@ class MarketReplay:
         return self.last_price(symbol, now_ms)
 
     def path_between(self, symbol: str, t0: int, t1: int) -> list[float]:
-        """Every price vertex the market visits in (t0, t1], in order: what a stop or a limit
-        order resting over that span can be reached by."""
+        """The prices the market goes through from `t0` to `t1`, in order: the price at `t0`,
+        every path vertex in between and the price at `t1` (a candle boundary repeats a price
+        where a close meets the next open). What a stop or a limit order resting over that
+        span can be reached by; empty when `t1 <= t0`."""
         s = self.get(symbol)
         if t1 <= t0:
             return []
