@@ -59,6 +59,14 @@ def _purpose_from_id(client_id: str) -> OrderPurpose | None:
         return None
 
 
+def _tracks(state: EngineState, client_id: str) -> bool:
+    """Is this order still on the engine's books, as a resting order or an entry in flight?"""
+    for o in state.orders:
+        if o.client_id == client_id:
+            return True
+    return any(p.order.client_id == client_id for p in state.pending)
+
+
 class Engine:
     """Pure decision logic, configured once with the exchange rules and the risk settings."""
 
@@ -72,6 +80,10 @@ class Engine:
 
     def step(self, state: EngineState, event: Event) -> tuple[EngineState, list[Command]]:
         if isinstance(event, OrderAccepted):
+            return state, []
+        if isinstance(event, OrderCanceled) and not _tracks(state, event.client_id):
+            # The confirmation of a cancel we sent (or of an order that expired after we had
+            # dropped it): nothing left to remove, so no working copy is made for it.
             return state, []
         tx = Tx(state)
         if isinstance(event, BarsClosed):

@@ -18,7 +18,8 @@ from slt.rules.margin import (
     max_leverage_within_stop,
     notional,
 )
-from slt.rules.orders import OrderCheck, check_order
+from slt.rules.orders import check_order
+from slt.rules.orders_fast import OrderCheck
 from slt.rules.parsing import (
     brackets_from_binance_reply,
     brackets_from_ccxt_tiers,

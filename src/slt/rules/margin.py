@@ -98,8 +98,9 @@ def max_leverage_within_stop(
     stop is beyond about twice the entry).
 
     Every probe of the bisection gets the answer a full liquidation solve would give, most of
-    them from a closed-form wallet threshold instead of a solve (see
-    `slt.rules.margin_fast.StopProbe`), so the result is that of the plain bisection.
+    them from a closed-form wallet threshold instead of a solve, and when that threshold answers
+    every probe the bisection could make, its answer is read off without probing (see
+    `slt.rules.margin_fast.StopProbe`); the result is that of the plain bisection.
     """
     _check_side(side)
     if quantity <= 0 or entry_price <= 0 or stop_price <= 0:
@@ -119,6 +120,9 @@ def max_leverage_within_stop(
         entry_notional = quantity * entry_price
         upper = min(cap, rules.max_leverage_for(entry_notional))
         probe = StopProbe(table, side, quantity, entry_price, entry_notional, limit, upper)
+        settled = probe.settled()
+        if settled is not None:
+            return settled
         clears = probe.clears
         if not clears(1):
             return 0

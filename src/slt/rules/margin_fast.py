@@ -360,6 +360,28 @@ class StopProbe:
             self.hazards = [t + w for w in walls if lowest <= t + w <= highest]
         return any(abs(wallet - w) <= self.eps for w in self.hazards)
 
+    def settled(self) -> int | None:
+        """The bisection's answer when the wallet comparison alone answers every probe it could
+        make, else None (the bisection then runs). G is the largest leverage whose wallet clearly
+        clears; wallets only shrink as leverage grows (so do their rounded values), so G clear
+        and G + 1 clearly short means every probe at or below G clears and every one above does
+        not, exactly as `clears` would say. Where a wallet near a bracket floor could change
+        such an answer, none is given."""
+        if self.required is None:
+            return None
+        upper, margin, notional = self.upper, self.margin, self.entry_notional
+        threshold = self.required + margin
+        guess = upper if threshold <= 0 else min(upper, int(notional / threshold))
+        if guess >= 1 and not notional / guess - self.required > margin:
+            return None
+        if guess < upper and not notional / (guess + 1) - self.required < -margin:
+            return None
+        if self.side == -1 or guess < upper:  # some answer would depend on the floors
+            self._near_a_floor(notional)
+            if self.hazards:
+                return None
+        return guess
+
     def clears(self, leverage: int) -> bool:
         wallet = self.entry_notional / leverage
         if self.required is not None:

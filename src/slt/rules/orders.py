@@ -13,35 +13,20 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from enum import Enum
 
-import msgspec
-
 from slt.rules.codes import ErrorCode
+from slt.rules.orders_fast import (
+    LIMIT,
+    MARKET,
+    ORDER_TYPES,
+    STOP_MARKET,
+    TRIGGER_TYPES,
+    OrderCheck,
+    quick_check,
+)
 from slt.rules.rounding import CALC, Rounding, decimal_places, is_on_step, round_to_step
 from slt.rules.symbol import SymbolRules
 
-MARKET = "MARKET"
-LIMIT = "LIMIT"
-STOP_MARKET = "STOP_MARKET"
-TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
-ORDER_TYPES = (MARKET, LIMIT, STOP_MARKET, TAKE_PROFIT_MARKET)
-TRIGGER_TYPES = (STOP_MARKET, TAKE_PROFIT_MARKET)
-
-
-class OrderCheck(msgspec.Struct, frozen=True, gc=False):
-    """Verdict on one order: send `quantity`/`price` as they are here when `ok`, else don't send.
-
-    `code` is the Binance error code the exchange would return (0 when ok) and `reason` names the
-    filter and the numbers ('' when ok). `repaired` says the returned numbers differ from the
-    ones asked for. On a rejection, quantity/price are the values as far as they were processed.
-    (A frozen struct rather than a dataclass: every order sent builds one, and it builds faster.)
-    """
-
-    ok: bool
-    quantity: Decimal | None
-    price: Decimal | None
-    code: int
-    reason: str
-    repaired: bool
+_ZERO = Decimal(0)  # comparing with a Decimal zero skips converting the int 0 on every call
 
 
 class _Rejected(Exception):
@@ -320,14 +305,47 @@ def check_order(
     nothing is rounded or raised and an off-grid number is answered with -1111 / -4014 / -4023, as
     the exchange itself (or the local exchange validating a client's request) would.
     """
-    if not mark_price > 0:
+    if not mark_price > _ZERO:
         raise ValueError(f"mark_price must be positive, got {mark_price}")
-    if max_quantity is not None and max_quantity < 0:
+    if max_quantity is not None and max_quantity < _ZERO:
         raise ValueError(f"max_quantity must be >= 0 or None, got {max_quantity}")
     # Accept the domain enums (Side is an IntEnum, OrderType a str Enum) but work on plain values,
     # so messages read 'STOP_MARKET', not 'OrderType.STOP_MARKET'.
     side = int(side)
     order_type = str(order_type.value if isinstance(order_type, Enum) else order_type)
+    quick = quick_check(
+        rules, side, order_type, quantity, price, mark_price, reduce_only, close_position
+    )
+    if quick is not None:
+        return quick
+    return _full_check(
+        rules,
+        side,
+        order_type,
+        quantity,
+        price,
+        mark_price,
+        reduce_only,
+        close_position,
+        max_quantity,
+        repair,
+    )
+
+
+def _full_check(
+    rules: SymbolRules,
+    side: int,
+    order_type: str,
+    quantity: Decimal | None,
+    price: Decimal | None,
+    mark_price: Decimal,
+    reduce_only: bool,
+    close_position: bool,
+    max_quantity: Decimal | None,
+    repair: bool,
+) -> OrderCheck:
+    """Every filter in the exchange's order, repairing where allowed; `check_order` after its
+    argument checks, for the orders `quick_check` does not answer."""
     settled_qty, settled_price = quantity, price
     try:
         _check_shape(side, order_type, quantity, price, reduce_only, close_position)
