@@ -1,0 +1,441 @@
+"""The trading account of the local exchange: wallet, positions, orders, and their ledger.
+
+Pure and synchronous: no I/O, no clock of its own. Market time comes in through `advance`,
+which the request handlers call with the replay clock's time before reading or changing
+anything, so every answer reflects the fills, triggers, liquidations and funding the replay
+has reached. One-way position mode (one BOTH position per symbol); per-symbol leverage
+(default 20, or the symbol's maximum if lower) and margin type (CROSSED by default, as on
+Binance; ISOLATED on request). The wallet is USDT.
+
+Money is `Decimal` throughout: fees, funding and realised PnL are quantized to Binance's 8
+decimals before they touch the wallet, so `wallet − initial == Σ realised − Σ fees + Σ funding`
+holds exactly. Positions, margin, fees, funding and liquidation prices come from `slt.rules`,
+so the backtest venue and the local exchange agree.
+
+Matching is in `matching.py`, parameter parsing in `orders.py`, JSON shapes in `formats.py`
+and user-data events in `userevents.py`; this module holds the state and the bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+import slt.venues.local.matching as matching
+from slt.rules import (
+    DEFAULT_MAKER_RATE,
+    DEFAULT_TAKER_RATE,
+    ExchangeRules,
+    Rounding,
+    SymbolRules,
+    initial_margin,
+    isolated_liquidation_price,
+    maintenance_margin,
+    quantize_amount,
+    trading_fee,
+)
+from slt.rules.rounding import CALC
+from slt.venues.local import userevents as ue
+from slt.venues.local.errors import api_error
+from slt.venues.local.market import MarketReplay
+from slt.venues.local.orders import (
+    ZERO,
+    AlgoOrder,
+    Order,
+    parse_algo,
+    parse_order,
+)
+
+DEFAULT_BALANCE = Decimal(10_000)
+DEFAULT_FUNDING_RATE = Decimal("0.0001")
+DEFAULT_LEVERAGE = 20
+ENTRY_QUANTUM = Decimal("0.00000001")
+
+
+@dataclass(slots=True)
+class Position:
+    """The one-way (BOTH) position of a symbol; `amount` signed, 0 when flat."""
+
+    amount: Decimal = ZERO
+    entry: Decimal = ZERO
+    isolated_wallet: Decimal = ZERO
+    realized: Decimal = ZERO
+    """Accumulated realised PnL before fees (`cr` of ACCOUNT_UPDATE)."""
+    update_time: int = 0
+
+    @property
+    def side(self) -> int:
+        return 1 if self.amount > 0 else -1 if self.amount < 0 else 0
+
+
+@dataclass(slots=True)
+class SymbolConfig:
+    leverage: int
+    margin_type: str
+    """"CROSSED" or "ISOLATED", as `POST /fapi/v1/marginType` spells them."""
+
+
+class Account:
+    """See the module docstring. Built by `routes_trading.build_account`."""
+
+    def __init__(
+        self,
+        market: MarketReplay,
+        rules: ExchangeRules,
+        *,
+        balance: Decimal = DEFAULT_BALANCE,
+        funding_rate: Decimal = DEFAULT_FUNDING_RATE,
+        legacy_conditional: bool = False,
+        maker_rate: Decimal = DEFAULT_MAKER_RATE,
+        taker_rate: Decimal = DEFAULT_TAKER_RATE,
+        margin_type: str = "CROSSED",
+        leverage: int = DEFAULT_LEVERAGE,
+    ) -> None:
+        self.market = market
+        self.rules = rules
+        self.wallet = balance
+        self.funding_rate = funding_rate
+        self.legacy_conditional = legacy_conditional
+        self.maker_rate = maker_rate
+        self.taker_rate = taker_rate
+        self.default_margin_type = margin_type
+        self.default_leverage = leverage
+        self.now = market.now_ms()
+        self.update_time = 0
+        self.positions: dict[str, Position] = {}
+        self.configs: dict[str, SymbolConfig] = {}
+        self.orders: dict[str, dict[int, Order]] = {}
+        self.algos: dict[int, AlgoOrder] = {}
+        self._next_order_id: dict[str, int] = {}
+        self._next_algo_id = 1
+        self._next_trade_id = 1
+        self._events: list[dict[str, Any]] = []
+        self._last_e = 0
+        self._last_t = 0
+
+    # symbols and prices -------------------------------------------------------------------------
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        if symbol not in self.rules or symbol not in self.market.series:
+            raise api_error(-1121)
+        return self.rules.get(symbol)
+
+    def last_price(self, symbol: str, t: int | None = None) -> Decimal:
+        """The last traded price on the tick grid (the path between candle prices is not)."""
+        raw = self.market.last_price(symbol, self.now if t is None else t)
+        if raw is None:
+            raise api_error(-2010, msg=f"{symbol} has no price yet at market time {self.now}.")
+        return self.symbol_rules(symbol).round_price(Decimal(repr(raw)), Rounding.NEAREST)
+
+    def mark_price(self, symbol: str, t: int | None = None) -> Decimal:
+        raw = self.market.mark_price(symbol, self.now if t is None else t)
+        return ZERO if raw is None else Decimal(repr(raw))
+
+    # settings ------------------------------------------------------------------------------------
+    def config(self, symbol: str) -> SymbolConfig:
+        cfg = self.configs.get(symbol)
+        if cfg is None:
+            rules = self.symbol_rules(symbol)
+            lev = min(self.default_leverage, rules.highest_leverage)
+            cfg = self.configs[symbol] = SymbolConfig(lev, self.default_margin_type)
+        return cfg
+
+    def max_notional(self, symbol: str, leverage: int | None = None) -> Decimal:
+        """The largest position notional allowed at `leverage` (maxNotionalValue)."""
+        lev = self.config(symbol).leverage if leverage is None else leverage
+        caps = [b.notional_cap for b in self.symbol_rules(symbol).brackets if b.max_leverage >= lev]
+        return max(caps, default=ZERO)
+
+    def set_leverage(self, symbol: str, leverage: int) -> SymbolConfig:
+        rules = self.symbol_rules(symbol)
+        if not 1 <= leverage <= rules.highest_leverage:
+            raise api_error(-4028, leverage)
+        cfg = self.config(symbol)
+        pos = self.position(symbol)
+        if pos.amount:
+            if cfg.margin_type == "ISOLATED" and leverage < cfg.leverage:
+                raise api_error(
+                    -4161,
+                    msg="Leverage reduction is not supported in Isolated Margin Mode with open "
+                    "positions.",
+                )
+            if abs(pos.amount) * self.mark_price(symbol) > self.max_notional(symbol, leverage):
+                raise api_error(-2027)
+        cfg.leverage = leverage
+        self.emit(ue.leverage_update(symbol, leverage), self.now)
+        return cfg
+
+    def set_margin_type(self, symbol: str, margin_type: str) -> None:
+        if margin_type not in ("ISOLATED", "CROSSED"):
+            raise api_error(-1130, "marginType")
+        cfg = self.config(symbol)
+        if cfg.margin_type == margin_type:
+            raise api_error(-4046)
+        if self.open_orders(symbol) or self.open_algos(symbol):
+            raise api_error(-4047)
+        if self.position(symbol).amount:
+            raise api_error(-4048)
+        cfg.margin_type = margin_type
+
+    # positions and margin ----------------------------------------------------------------------
+    def position(self, symbol: str) -> Position:
+        pos = self.positions.get(symbol)
+        if pos is None:
+            pos = self.positions[symbol] = Position()
+        return pos
+
+    def isolated(self, symbol: str) -> bool:
+        return self.config(symbol).margin_type == "ISOLATED"
+
+    def unrealized(self, symbol: str) -> Decimal:
+        pos = self.positions.get(symbol)
+        if pos is None or not pos.amount:
+            return ZERO
+        with localcontext(CALC):
+            return pos.amount * (self.mark_price(symbol) - pos.entry)
+
+    def notional(self, symbol: str) -> Decimal:
+        """Signed position notional at the mark."""
+        pos = self.positions.get(symbol)
+        return ZERO if pos is None else CALC.multiply(pos.amount, self.mark_price(symbol))
+
+    def position_margin(self, symbol: str) -> Decimal:
+        """Initial margin of the position at the mark: |notional| / leverage."""
+        return initial_margin(self.notional(symbol), self.config(symbol).leverage)
+
+    def maint_margin(self, symbol: str) -> Decimal:
+        n = abs(self.notional(symbol))
+        return maintenance_margin(self.symbol_rules(symbol), n) if n else ZERO
+
+    def order_margin(self, symbol: str | None = None) -> Decimal:
+        """Margin held by open LIMIT orders that would open or grow a position: price × qty /
+        leverage (Binance's exact open-order formula is unconfirmed, §11.1)."""
+        total = ZERO
+        for o in self.open_orders(symbol):
+            if o.type == "LIMIT" and not o.reduce_only:
+                lev = self.config(o.symbol).leverage
+                total += initial_margin(CALC.multiply(o.qty - o.executed, o.price), lev)
+        return total
+
+    def held(self) -> list[str]:
+        return [s for s, p in self.positions.items() if p.amount]
+
+    def cross_wallet(self) -> Decimal:
+        """The wallet less what isolated positions hold as their own collateral."""
+        return self.wallet - sum((self.positions[s].isolated_wallet for s in self.held()), ZERO)
+
+    def cross_unrealized(self) -> Decimal:
+        return sum((self.unrealized(s) for s in self.held() if not self.isolated(s)), ZERO)
+
+    def cross_position_margin(self) -> Decimal:
+        return sum((self.position_margin(s) for s in self.held() if not self.isolated(s)), ZERO)
+
+    def available(self) -> Decimal:
+        """What new margin may come from: cross wallet + cross PnL − cross position margin −
+        open-order margin."""
+        return (
+            self.cross_wallet()
+            + self.cross_unrealized()
+            - self.cross_position_margin()
+            - self.order_margin()
+        )
+
+    def liquidation_price(self, symbol: str) -> Decimal | None:
+        """Mark price at which the position is liquidated (§11.3), from `slt.rules`.
+
+        Isolated: the position's own wallet. Cross (one-way): the same formula with
+        WB − TMM1 + UPNL1 in place of the wallet, i.e. the cross wallet less the other cross
+        positions' maintenance margin plus their unrealised PnL at their marks now."""
+        pos = self.positions.get(symbol)
+        if pos is None or not pos.amount:
+            return None
+        rules = self.symbol_rules(symbol)
+        if self.isolated(symbol):
+            wallet = pos.isolated_wallet
+        else:
+            others = [s for s in self.held() if s != symbol and not self.isolated(s)]
+            wallet = (
+                self.cross_wallet()
+                - sum((self.maint_margin(s) for s in others), ZERO)
+                + sum((self.unrealized(s) for s in others), ZERO)
+            )
+        return isolated_liquidation_price(
+            rules,
+            side=pos.side,
+            quantity=abs(pos.amount),
+            entry_price=pos.entry,
+            wallet_balance=wallet,
+        )
+
+    # the ledger ----------------------------------------------------------------------------------
+    def apply_fill(
+        self, symbol: str, side: int, qty: Decimal, price: Decimal, maker: bool, t: int
+    ) -> tuple[Decimal, Decimal]:
+        """Book one fill: fee, realised PnL, the new position. Returns (realised, fee)."""
+        fee = trading_fee(CALC.multiply(qty, price), self.maker_rate if maker else self.taker_rate)
+        pos = self.position(symbol)
+        lev = self.config(symbol).leverage
+        iso = self.isolated(symbol)
+        realized = ZERO
+        with localcontext(CALC):
+            if pos.amount == 0 or pos.side == side:
+                size = abs(pos.amount)
+                pos.entry = ((size * pos.entry + qty * price) / (size + qty)).quantize(
+                    ENTRY_QUANTUM
+                )
+                pos.amount += side * qty
+                if iso:
+                    pos.isolated_wallet += quantize_amount(qty * price / lev)
+            else:
+                size = abs(pos.amount)
+                closed = min(qty, size)
+                realized = quantize_amount(pos.side * closed * (price - pos.entry))
+                if iso:
+                    pos.isolated_wallet = quantize_amount(
+                        pos.isolated_wallet * (size - closed) / size
+                    )
+                pos.amount += side * closed
+                pos.realized += realized
+                rest = qty - closed
+                if pos.amount == 0:
+                    pos.entry = ZERO
+                    pos.isolated_wallet = ZERO
+                    if rest:
+                        pos.amount = side * rest
+                        pos.entry = price
+                        if iso:
+                            pos.isolated_wallet = quantize_amount(rest * price / lev)
+        self.wallet += realized - fee
+        pos.update_time = t
+        self.update_time = t
+        return realized, fee
+
+    def close_out(self, symbol: str, price: Decimal, fee: Decimal, t: int) -> Decimal:
+        """Close the whole position at `price` with a given fee (liquidation); returns the
+        realised PnL."""
+        pos = self.position(symbol)
+        with localcontext(CALC):
+            realized = quantize_amount(pos.amount * (price - pos.entry))
+        self.wallet += realized - fee
+        pos.realized += realized
+        pos.amount = ZERO
+        pos.entry = ZERO
+        pos.isolated_wallet = ZERO
+        pos.update_time = self.update_time = t
+        return realized
+
+    def credit_funding(self, symbol: str, amount: Decimal, t: int) -> None:
+        self.wallet += amount
+        pos = self.position(symbol)
+        if self.isolated(symbol):
+            pos.isolated_wallet += amount
+        self.update_time = t
+
+    # ids and events -------------------------------------------------------------------------------
+    def new_order_id(self, symbol: str) -> int:
+        n = self._next_order_id.get(symbol, 1)
+        self._next_order_id[symbol] = n + 1
+        return n
+
+    def new_algo_id(self) -> int:
+        n = self._next_algo_id
+        self._next_algo_id += 1
+        return n
+
+    def new_trade_id(self) -> int:
+        n = self._next_trade_id
+        self._next_trade_id += 1
+        return n
+
+    def emit(self, body: Mapping[str, Any], t: int) -> None:
+        """Queue a user-data event stamped in market time: E ≥ T, both never decreasing."""
+        tt = max(t, self._last_t)
+        e = max(tt, self._last_e)
+        self._last_t, self._last_e = tt, e
+        event = {"e": body["e"], "E": e, "T": tt}
+        event.update((k, v) for k, v in body.items() if k != "e")
+        self._events.append(event)
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        """The user-data events queued since the last call, oldest first (for the streams)."""
+        out, self._events = self._events, []
+        return out
+
+    # orders ---------------------------------------------------------------------------------------
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        books = [self.orders.get(symbol, {})] if symbol else list(self.orders.values())
+        return [o for book in books for o in book.values() if o.is_open]
+
+    def open_algos(self, symbol: str | None = None) -> list[AlgoOrder]:
+        return [a for a in self.algos.values() if a.is_open and symbol in (None, a.symbol)]
+
+    def find_order(self, symbol: str, order_id: str | None, client_id: str | None) -> Order:
+        """An order by `orderId` or `origClientOrderId` (-1102 when neither, -2013 unknown)."""
+        book = self.orders.get(self.symbol_rules(symbol).symbol, {})
+        if order_id:
+            try:
+                found = book.get(int(order_id))
+            except ValueError:
+                raise api_error(-1102, "orderId") from None
+        elif client_id:
+            hits = [o for o in book.values() if o.client_id == client_id]
+            open_hits = [o for o in hits if o.is_open]
+            found = (open_hits or hits)[-1] if hits else None
+        else:
+            raise api_error(-1102, "orderId")
+        if found is None:
+            raise api_error(-2013)
+        return found
+
+    def find_algo(self, algo_id: str | None, client_algo_id: str | None) -> AlgoOrder:
+        if algo_id:
+            try:
+                found = self.algos.get(int(algo_id))
+            except ValueError:
+                raise api_error(-1102, "algoId") from None
+        elif client_algo_id:
+            hits = [a for a in self.algos.values() if a.client_algo_id == client_algo_id]
+            found = hits[-1] if hits else None
+        else:
+            raise api_error(-1102, "algoId")
+        if found is None:
+            raise api_error(-2013)
+        return found
+
+    def place_order(self, params: Mapping[str, str]) -> Order:
+        """`POST /fapi/v1/order`: validate, then match at the current market time."""
+        symbol = params.get("symbol") or ""
+        if not symbol:
+            raise api_error(-1102, "symbol")
+        rules = self.symbol_rules(symbol)
+        order = parse_order(
+            params, rules, self.last_price(symbol), legacy_conditional=self.legacy_conditional
+        )
+        return matching.submit(self, order)
+
+    def place_algo(self, params: Mapping[str, str]) -> AlgoOrder:
+        """`POST /fapi/v1/algoOrder`: validate and park until the trigger is reached."""
+        symbol = params.get("symbol") or ""
+        if not symbol:
+            raise api_error(-1102, "symbol")
+        rules = self.symbol_rules(symbol)
+        algo = parse_algo(params, rules, self.last_price(symbol))
+        return matching.submit_algo(self, algo)
+
+    def cancel_order(self, order: Order) -> Order:
+        if not order.is_open:
+            raise api_error(-2011)
+        matching.close_order(self, order, "CANCELED", self.now)
+        return order
+
+    def cancel_algo(self, algo: AlgoOrder) -> AlgoOrder:
+        if not algo.is_open:
+            raise api_error(-2011)
+        matching.finish_algo(self, algo, "CANCELED", self.now)
+        return algo
+
+    # time -----------------------------------------------------------------------------------------
+    def advance(self, now_ms: int) -> None:
+        """Replay the market up to `now_ms`: resting fills, triggers, liquidations, funding."""
+        matching.advance(self, now_ms)
