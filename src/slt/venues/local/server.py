@@ -135,9 +135,10 @@ class _Dispatcher:
             return await handler(request)
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
             msg = f"Path {request.path}, Method {request.method} is invalid"
-            err = api_error(-5000, status=404, msg=msg)
+            resp = _error(api_error(-5000, status=404, msg=msg))
+            resp.headers.update(self.ex.limits.headers(_ip(request)))
             self.ex.limits.record(_ip(request), request.method, request.path, 0, 404, -5000)
-            return _error(err)
+            return resp
 
     async def answer(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
         ex = self.ex
@@ -225,9 +226,11 @@ async def serve(
 ) -> tuple[web.AppRunner, int]:
     """Start `app` (default `build_app(ex)`) on `host`:`port` (0 = a free port); returns the
     runner (call `await runner.cleanup()` to stop) and the port actually bound."""
-    runner = web.AppRunner(app if app is not None else build_app(ex), access_log=None)
+    runner = web.AppRunner(
+        app if app is not None else build_app(ex), access_log=None, shutdown_timeout=1.0
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0]
     return runner, int(bound[1])

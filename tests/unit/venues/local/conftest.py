@@ -104,6 +104,12 @@ async def client(exchange: LocalExchange) -> AsyncIterator[Client]:
         yield c
 
 
+@pytest.fixture
+def serving_factory() -> type[serving]:
+    """`serving` for test modules (conftest is not importable under --import-mode=importlib)."""
+    return serving
+
+
 class serving:
     """Serve `ex` (with extra endpoints) and give a `Client` for it; stops the server after."""
 
