@@ -1,3 +1,19 @@
-"""The Binance USDⓈ-M venue: REST through ccxt under a request-weight governor, market data
-over the project's own WebSocket client, and order safety (idempotent client ids, query before
-any re-send). Base URLs switch between production, testnet and the local exchange."""
+"""The project's own Binance USDⓈ-M client: market-data WebSocket streams (`ws`)."""
+
+from slt.venues.binance.ws import (
+    PRODUCTION_MARKET_URL,
+    TESTNET_MARKET_URL,
+    Counters,
+    MarketStreamClient,
+    WsClientConfig,
+    local_market_url,
+)
+
+__all__ = [
+    "PRODUCTION_MARKET_URL",
+    "TESTNET_MARKET_URL",
+    "Counters",
+    "MarketStreamClient",
+    "WsClientConfig",
+    "local_market_url",
+]
