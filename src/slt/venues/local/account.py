@@ -358,7 +358,11 @@ class Account:
         self._events.append(event)
 
     def drain_events(self) -> list[dict[str, Any]]:
-        """The user-data events queued since the last call, oldest first (for the streams)."""
+        """The user-data events queued since the last call, oldest first (for the streams).
+
+        Replays the market up to the clock first, so a stream pump that only drains still
+        delivers the fills, triggers and funding that market time has reached."""
+        self.advance(self.market.now_ms())
         out, self._events = self._events, []
         return out
 
