@@ -23,6 +23,7 @@ from slt.data.validate import fmt_ms
 from slt.model.errors import ModelError
 from slt.rules import UnknownSymbolError, bundled_rules
 from slt.storage import StorageError
+from slt.venues.local.cli import exchange_app
 
 app = typer.Typer(
     name="slt",
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
+app.add_typer(exchange_app, name="exchange")
 console = Console()
 err = Console(stderr=True)
 

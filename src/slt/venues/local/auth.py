@@ -23,6 +23,7 @@ never the replay clock: clients sign with their real time whatever market time i
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import re
@@ -47,6 +48,13 @@ also accepts `-`/`_` and other lengths (its default key is 'slt-local-key'). Any
 an empty header, spaces, non-ASCII — is a malformed key (-2014), not an unknown one."""
 
 _INT = re.compile(r"-?[0-9]{1,20}")
+
+CURRENT_API_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "slt_local_api_key", default=None
+)
+"""The accepted API key of the request being handled (None on NONE endpoints). Handlers only
+receive (exchange, params); the server's middleware sets this around the handler call so the
+ones that act for an account (listenKeys, orders) know whose."""
 
 
 @dataclass(frozen=True, slots=True)

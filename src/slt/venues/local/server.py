@@ -31,7 +31,7 @@ from aiohttp import web
 
 from slt.domain import CandleSeries
 from slt.rules import ExchangeRules, bundled_rules
-from slt.venues.local.auth import RawRequest, check_request, parse_params
+from slt.venues.local.auth import CURRENT_API_KEY, RawRequest, check_request, parse_params
 from slt.venues.local.clock import ReplayClock, wall_ms
 from slt.venues.local.endpoints import Endpoint
 from slt.venues.local.errors import ApiError, api_error
@@ -178,7 +178,11 @@ class _Dispatcher:
                 if ep.orders:
                     account = checked.api_key or ip
                     limits.charge_order(account)
-                resp = _json(await ep.handler(ex, checked.params))
+                token = CURRENT_API_KEY.set(checked.api_key)
+                try:
+                    resp = _json(await ep.handler(ex, checked.params))
+                finally:
+                    CURRENT_API_KEY.reset(token)
         except ApiError as e:
             resp, code = _error(e), e.code
         except Exception:

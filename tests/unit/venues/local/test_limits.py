@@ -12,6 +12,7 @@ import pytest
 
 from slt.data.sample import SAMPLE_FIRST_OPEN_MS
 from slt.domain import CandleSeries
+from slt.venues.local.auth import CURRENT_API_KEY
 from slt.venues.local.endpoints import Endpoint, Params, Security, fixed
 from slt.venues.local.errors import ApiError
 from slt.venues.local.exchange import LocalExchange
@@ -131,6 +132,10 @@ async def echo(ex: LocalExchange, params: Params) -> dict[str, str]:
     return dict(params)
 
 
+async def whoami(ex: LocalExchange, params: Params) -> dict[str, str | None]:
+    return {"key": CURRENT_API_KEY.get()}
+
+
 async def boom(ex: LocalExchange, params: Params) -> None:
     raise RuntimeError("handler bug")
 
@@ -139,6 +144,8 @@ EXTRA = (
     Endpoint("POST", "/fapi/v1/order", Security.SIGNED, fixed(0), echo, orders=True),
     Endpoint("PUT", "/fapi/v1/listenKey", Security.USER_STREAM, fixed(1), echo),
     Endpoint("GET", "/fapi/v1/boom", Security.NONE, fixed(3), boom),
+    Endpoint("GET", "/fapi/v1/whoami", Security.MARKET_DATA, fixed(1), whoami),
+    Endpoint("GET", "/fapi/v1/anyone", Security.NONE, fixed(1), whoami),
 )
 
 
@@ -261,6 +268,12 @@ async def test_parameters_reach_the_handler_merged_and_checked(
             400,
             {"code": -1101, "msg": "Duplicate values for a parameter detected."},
         )
+        headers = {"X-MBX-APIKEY": client.key}
+        assert (await client.raw("GET", "/fapi/v1/whoami", "", None, headers))[2] == {
+            "key": client.key
+        }
+        assert (await client.raw("GET", "/fapi/v1/anyone", "", None, headers))[2] == {"key": None}
+        assert CURRENT_API_KEY.get() is None
         stale = wall.ms - 6000
         status, _, got = await client.signed("POST", "/fapi/v1/order", timestamp=stale)
         assert (status, got["code"]) == (400, -1021)

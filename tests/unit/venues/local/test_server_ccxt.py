@@ -11,8 +11,11 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 import pytest
+from typer.testing import CliRunner
 
+from slt.cli import app
 from slt.data.sample import SAMPLE_FIRST_OPEN_MS
+from slt.venues.local.cli import CCXT_SNIPPET, parse_start
 from slt.venues.local.clock import wall_ms
 from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
 from slt.venues.local.server import serve
@@ -126,3 +129,23 @@ async def test_ccxt_sees_binance_errors(binance: Any, exchange: LocalExchange) -
             await binance.fetch_ohlcv("BTC/USDT:USDT", "1m", limit=3)
         with pytest.raises(ccxt.DDoSProtection, match="418"):
             await binance.fetch_ohlcv("BTC/USDT:USDT", "1m", limit=3)
+
+
+def test_the_cli_prints_the_urls_this_test_uses() -> None:
+    snippet = CCXT_SNIPPET.format(key="k", secret="s", base="http://127.0.0.1:1")
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    client = namespace["exchange"]
+    expected = local_urls("http://127.0.0.1:1")
+    del expected["fapiData"]
+    assert client.urls["api"] == expected
+    assert client.options["fetchMarkets"]["types"] == ["linear"]
+    asyncio.run(client.close())
+
+
+def test_the_cli_serves_loopback_only() -> None:
+    result = CliRunner().invoke(app, ["exchange", "serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "not a loopback address" in result.output
+    assert parse_start("2025-06-12") == 1749686400000
+    assert parse_start("1749686400000") == 1749686400000
