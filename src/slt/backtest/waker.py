@@ -33,8 +33,7 @@ from slt.strategy.base import LearningStrategy
 if TYPE_CHECKING:
     from slt.backtest.driver import _Run
 
-_CloseKey = tuple[str, Side, Decimal, Decimal, Decimal, Decimal | None, Decimal]
-_CACHE_LIMIT = 4096
+_LastLevels = tuple[Decimal, Decimal, Decimal, Decimal | None, Decimal, Side, tuple[float, float]]
 
 
 class Waker:
@@ -52,9 +51,10 @@ class Waker:
         self.rules = rules
         self.run = run
         self.learner: LearningStrategy | None = None
-        # close_wake_levels by the position fields it reads: a position is re-created at every
-        # close (new mark), but its levels change only when its size, stop or margin do.
-        self._close_levels: dict[_CloseKey, tuple[float, float]] = {}
+        # Each symbol's last close_wake_levels with the position fields it read: a position is
+        # re-created at every close (new mark), but its levels change only when its size, stop
+        # or margin do, and a re-created position carries the very same field objects.
+        self._last_levels: dict[str, _LastLevels] = {}
 
     def next_step(self, g: int) -> int:
         """The first step ≥ g at which the engine or the venue could act."""
@@ -136,19 +136,27 @@ class Waker:
         return len(tl)
 
     def _close_wake_levels(self, pos: Position) -> tuple[float, float]:
-        key = (
-            pos.symbol,
-            pos.side,
+        # Identity, not equality: no number is hashed or compared, and a changed field is always
+        # a new object (a stop moved, a fill booked), which recomputes.
+        last = self._last_levels.get(pos.symbol)
+        if (
+            last is not None
+            and last[0] is pos.entry_price
+            and last[1] is pos.quantity
+            and last[2] is pos.margin
+            and last[3] is pos.liquidation_price
+            and last[4] is pos.stop_price
+            and last[5] is pos.side
+        ):
+            return last[6]
+        levels = close_wake_levels(self.risk, self.rules.get(pos.symbol), pos)
+        self._last_levels[pos.symbol] = (
             pos.entry_price,
             pos.quantity,
             pos.margin,
             pos.liquidation_price,
             pos.stop_price,
+            pos.side,
+            levels,
         )
-        levels = self._close_levels.get(key)
-        if levels is None:
-            if len(self._close_levels) >= _CACHE_LIMIT:
-                self._close_levels.clear()
-            levels = close_wake_levels(self.risk, self.rules.get(pos.symbol), pos)
-            self._close_levels[key] = levels
         return levels

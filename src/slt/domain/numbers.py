@@ -1,4 +1,5 @@
-"""Float views of the ledger's exact Decimals, for the decisions that are made in floats.
+"""Float views of the ledger's exact Decimals, for the decisions that are made in floats, and the
+way back for prices and settings that arrive as floats.
 
 `float(Decimal)` formats the number as text and parses it back (about 0.3 µs), and the engine
 converts the same few values — an open position's quantity, entry price, margin and liquidation
@@ -6,6 +7,12 @@ price, the balance — at every candle it looks at. `as_float` remembers the con
 depends only on the number's value (the conversion is correctly rounded), so equal Decimals
 written differently may share an entry; zero is never stored, because −0 equals 0 but converts
 to −0.0.
+
+`as_decimal` is the other direction, `Decimal(repr(x))`: the shortest decimal that reads back as
+the float, so a price of 0.1 becomes Decimal('0.1'), not the binary expansion. The same settings
+(stop distance, fee rate) and the same candle prices are converted again and again; the result
+depends only on the float's repr, remembered except for zero (−0.0 equals 0.0 but is written
+differently) and NaN (never equal to itself, so it would never be found again).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 _FLOATS: dict[Decimal, float] = {}
+_DECIMALS: dict[float, Decimal] = {}
 _LIMIT = 1 << 16
 
 
@@ -26,4 +34,17 @@ def as_float(value: Decimal) -> float:
         if len(_FLOATS) >= _LIMIT:
             _FLOATS.clear()
         _FLOATS[value] = converted
+    return converted
+
+
+def as_decimal(value: float) -> Decimal:
+    """`Decimal(repr(value))`, remembered."""
+    cached = _DECIMALS.get(value)
+    if cached is not None:
+        return cached
+    converted = Decimal(repr(value))
+    if value and value == value:
+        if len(_DECIMALS) >= _LIMIT:
+            _DECIMALS.clear()
+        _DECIMALS[value] = converted
     return converted

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from slt.config import FeeConfig, RiskConfig
 from slt.domain import OrderPurpose, OrderType, RejectReason, Side, Signal
+from slt.domain.numbers import as_decimal
 from slt.engine.state import PendingEntry
 from slt.engine.tx import Tx
 from slt.risk.leverage import choose_leverage
@@ -27,7 +28,7 @@ def enter(
 ) -> bool:
     """Place a market entry for `signal` at about `price`; False (with a notice) when refused."""
     side = Side(signal.direction)
-    entry = Decimal(repr(price))
+    entry = as_decimal(price)
     equity = tx.equity()
     stats = trade_stats(tx.recent_returns)
     qty_f, max_f = target_quantity(
@@ -56,7 +57,7 @@ def enter(
     if not check.ok or check.quantity is None:
         return _refuse(tx, signal, RejectReason.MIN_NOTIONAL, check.code, check.reason)
     qty = check.quantity
-    stop_estimate = entry * (1 - int(side) * Decimal(repr(cfg.stop_loss_pct)))
+    stop_estimate = entry * (1 - int(side) * as_decimal(cfg.stop_loss_pct))
     leverage = choose_leverage(
         cfg,
         rules,
@@ -71,7 +72,7 @@ def enter(
         return _refuse(
             tx, signal, RejectReason.RISK_BUDGET, 0, "no leverage keeps liquidation beyond the stop"
         )
-    taker = Decimal(repr(fees.taker_rate))
+    taker = as_decimal(fees.taker_rate)
     budget = Decimal(repr(max(0.0, min(tx.available(), cfg.max_margin_fraction * equity))))
     per_unit = entry / leverage + entry * taker
     if qty * per_unit > budget:

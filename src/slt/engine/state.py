@@ -81,8 +81,14 @@ def find_pending(pending: Sequence[PendingEntry], symbol: str) -> PendingEntry |
 
 
 def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
-    """Wallet balance plus unrealised PnL at the latest marks."""
-    return as_float(balance) + sum([p.unrealized_pnl(p.mark_price) for p in positions])
+    """Wallet balance plus unrealised PnL at the latest marks (each position's
+    `unrealized_pnl(mark_price)`, written out: this runs at least twice per processed candle)."""
+    return as_float(balance) + sum(
+        [
+            as_float(p.quantity) * (p.mark_price - as_float(p.entry_price)) * int(p.side)
+            for p in positions
+        ]
+    )
 
 
 def available_of(

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from slt.config import RiskConfig
 from slt.domain import ExitReason, Position, Side, Signal
-from slt.domain.numbers import as_float
+from slt.domain.numbers import as_decimal, as_float
 from slt.rules import Rounding, SymbolRules
 
 
@@ -34,8 +34,8 @@ def protective_prices(
     would fall below the symbol's minimum quantity.
     """
     s = Decimal(int(side))
-    sl_pct = Decimal(str(cfg.stop_loss_pct))
-    tp_pct = Decimal(str(cfg.take_profit_pct))
+    sl_pct = as_decimal(cfg.stop_loss_pct)
+    tp_pct = as_decimal(cfg.take_profit_pct)
     toward = Rounding.UP if side is Side.LONG else Rounding.DOWN
     away = Rounding.UP if side is Side.LONG else Rounding.DOWN
     stop = rules.round_price(entry * (1 - s * sl_pct), toward)
@@ -43,11 +43,9 @@ def protective_prices(
     partial: Decimal | None = None
     partial_qty: Decimal | None = None
     if cfg.partial_take_profit:
-        q = rules.round_qty(quantity * Decimal(str(cfg.partial_fraction)), Rounding.DOWN)
+        q = rules.round_qty(quantity * as_decimal(cfg.partial_fraction), Rounding.DOWN)
         if q >= rules.min_qty and quantity - q >= rules.min_qty:
-            partial = rules.round_price(
-                entry * (1 + s * tp_pct * Decimal(str(cfg.partial_at))), away
-            )
+            partial = rules.round_price(entry * (1 + s * tp_pct * as_decimal(cfg.partial_at)), away)
             partial_qty = q
     return ProtectivePrices(stop, target, partial, partial_qty)
 
@@ -68,13 +66,15 @@ def close_exit_reason(
 def is_emergency(cfg: RiskConfig, position: Position, price: float) -> bool:
     """Unrealised loss reached `emergency_margin_loss` × margin, or price is within the
     liquidation buffer of the liquidation price: get out before the exchange liquidates."""
-    loss = -position.unrealized_pnl(price)
+    entry = as_float(position.entry_price)
+    # −position.unrealized_pnl(price), written out: every processed candle asks this per position
+    loss = -(as_float(position.quantity) * (price - entry) * int(position.side))
     if loss >= cfg.emergency_margin_loss * as_float(position.margin):
         return True
     liq = position.liquidation_price
     if liq is None:
         return False
-    buffer = cfg.liquidation_buffer_pct * as_float(position.entry_price)
+    buffer = cfg.liquidation_buffer_pct * entry
     if position.side is Side.LONG:
         return price <= as_float(liq) + buffer
     return price >= as_float(liq) - buffer

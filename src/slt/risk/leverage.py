@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from slt.config import RiskConfig
+from slt.domain.numbers import as_decimal
 from slt.risk.stats import TradeStats
 from slt.rules import SymbolRules, max_leverage_within_stop
 
@@ -41,7 +42,7 @@ def choose_leverage(
         quantity=quantity,
         entry_price=entry_price,
         stop_price=stop_price,
-        buffer_pct=Decimal(str(cfg.liquidation_buffer_pct)),
+        buffer_pct=as_decimal(cfg.liquidation_buffer_pct),
         cap=cfg.max_leverage,
     )
     if safe <= 0:

@@ -30,6 +30,7 @@ from slt.domain import (
     PlaceOrder,
     Side,
 )
+from slt.domain.numbers import as_decimal
 from slt.rules import (
     ExchangeRules,
     Rounding,
@@ -43,6 +44,8 @@ from slt.rules import (
     trading_fee,
 )
 from slt.venues.simulated.book import VenuePosition
+
+_TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the enum's `value` property
 
 
 class SimulatedVenue:
@@ -82,11 +85,11 @@ class SimulatedVenue:
         traded = self.intrabar.get(order.symbol)
         if traded is not None and traded[0] == now_ms:
             mark = traded[1]
-        mark_d = Decimal(repr(mark))
+        mark_d = as_decimal(mark)
         check = check_order(
             rules,
             side=int(order.side),
-            order_type=order.type.value,
+            order_type=_TYPE_NAMES[order.type],
             quantity=order.quantity,
             price=order.stop_price,
             mark_price=mark_d,
@@ -153,7 +156,7 @@ class SimulatedVenue:
         sym = candle.symbol
         pos = self.positions.get(sym)
         if pos is not None and candle.open_time >= pos.next_funding_ms:
-            mark = Decimal(repr(candle.open))
+            mark = as_decimal(candle.open)
             amount = funding_payment(
                 side=pos.side, quantity=pos.quantity, mark_price=mark, rate=self.funding_rate
             )
@@ -315,7 +318,7 @@ class SimulatedVenue:
         )
 
     def _slipped(self, rules: SymbolRules, raw: float, side: int) -> Decimal:
-        price = Decimal(repr(raw))
+        price = as_decimal(raw)
         if not self.slippage:
             return price
         adverse = Rounding.UP if side > 0 else Rounding.DOWN
