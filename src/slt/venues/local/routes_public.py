@@ -176,16 +176,19 @@ def klines_weight(params: Params) -> int:
     return 5 if limit <= 1000 else 10
 
 
-def _pseudo_trades(ex: LocalExchange, k: Kline, now: int) -> tuple[int, int, float]:
-    """(first row, row count, Σ close × volume) of the 1m candles that make up `k` at `now`."""
-    s = ex.market.get(k.symbol)
+def _pseudo_trades(
+    ex: LocalExchange, symbol: str, start: int, end: int, now: int
+) -> tuple[int, int, float]:
+    """(first row, row count, Σ close × volume) of the 1m candles opened in [start, end] and
+    visible at `now` (a forming one counted as revealed so far)."""
+    s = ex.market.get(symbol)
     ot = s.open_time
-    a = int(np.searchsorted(ot, k.open_time, "left"))
-    b = int(np.searchsorted(ot, min(k.close_time, now), "right"))
+    a = int(np.searchsorted(ot, start, "left"))
+    b = int(np.searchsorted(ot, min(end, now), "right"))
     if b <= a:
         return a, 0, 0.0
     quote = float(np.dot(s.close[a : b - 1], s.volume[a : b - 1]))
-    forming = ex.market.forming(k.symbol, now)
+    forming = ex.market.forming(symbol, now)
     if forming is not None and forming.open_time == int(ot[b - 1]):
         quote += forming.close * forming.volume
     else:
@@ -195,7 +198,7 @@ def _pseudo_trades(ex: LocalExchange, k: Kline, now: int) -> tuple[int, int, flo
 
 def kline_row(ex: LocalExchange, sr: SymbolRules, k: Kline, now: int) -> list[Any]:
     """One 12-field row of `GET /fapi/v1/klines` (§5.4; module docstring for fields 7-10)."""
-    _, trades, quote = _pseudo_trades(ex, k, now)
+    _, trades, quote = _pseudo_trades(ex, k.symbol, k.open_time, k.close_time, now)
     return [
         k.open_time,
         fmt_price(sr, k.open),
@@ -236,8 +239,7 @@ def _ticker(ex: LocalExchange, symbol: str, now: int) -> dict[str, Any]:
     zero = Decimal(0)
     pp = price_decimals(sr)
     if window:
-        first_id, _, _ = _pseudo_trades(ex, window[0], now)
-        quote = sum(_pseudo_trades(ex, k, now)[2] for k in window)
+        first_id, _, quote = _pseudo_trades(ex, symbol, window[0].open_time, now, now)
         volume = sum(k.volume for k in window)
         open_, last = (
             Decimal(fmt_price(sr, window[0].open)),
@@ -292,6 +294,20 @@ async def ticker_24hr(ex: LocalExchange, params: Params) -> Any:
     now = ex.market.now_ms()
     tickers = [_ticker(ex, s, now) for s in _replayed(ex, params)]
     return tickers[0] if params.get("symbol") else tickers
+
+
+async def ticker_price(ex: LocalExchange, params: Params) -> Any:
+    """`GET /fapi/v1/ticker/price` (also served as /fapi/v2): the last price at market time."""
+    now = ex.market.now_ms()
+    items = []
+    for symbol in _replayed(ex, params):
+        sr = _rules(ex, symbol)
+        last = ex.market.last_price(symbol, now)
+        price = (
+            fmt_price(sr, last) if last is not None else fixed_str(Decimal(0), price_decimals(sr))
+        )
+        items.append({"symbol": symbol, "price": price, "time": now})
+    return items[0] if params.get("symbol") else items
 
 
 def next_funding_ms(now_ms: int) -> int:
@@ -367,6 +383,8 @@ PUBLIC_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/fapi/v1/exchangeInfo", Security.NONE, fixed(1), exchange_info),
     Endpoint("GET", "/fapi/v1/klines", Security.NONE, klines_weight, klines),
     Endpoint("GET", "/fapi/v1/ticker/24hr", Security.NONE, with_symbol(1, 40), ticker_24hr),
+    Endpoint("GET", "/fapi/v1/ticker/price", Security.NONE, with_symbol(1, 2), ticker_price),
+    Endpoint("GET", "/fapi/v2/ticker/price", Security.NONE, with_symbol(1, 2), ticker_price),
     Endpoint("GET", "/fapi/v1/premiumIndex", Security.NONE, with_symbol(1, 10), premium_index),
     Endpoint("GET", "/fapi/v1/leverageBracket", Security.SIGNED, fixed(1), leverage_bracket),
     Endpoint("GET", "/fapi/v1/commissionRate", Security.SIGNED, fixed(20), commission_rate),

@@ -167,6 +167,8 @@ async def test_every_endpoint_is_charged_its_weight(
         ("/fapi/v1/ticker/24hr", {}, 40),
         ("/fapi/v1/premiumIndex", {"symbol": "BTCUSDT"}, 1),
         ("/fapi/v1/premiumIndex", {}, 10),
+        ("/fapi/v1/ticker/price", {"symbol": "BTCUSDT"}, 1),
+        ("/fapi/v2/ticker/price", {}, 2),
     ]
     async with serving_factory(ex) as client:
         total = 0

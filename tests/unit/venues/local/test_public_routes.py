@@ -184,6 +184,11 @@ async def test_ticker_24hr(client: Client) -> None:
     assert all_[1] == t
     status, _, body = await client.get("/fapi/v1/ticker/24hr", symbol="ETHUSDT")
     assert (status, body) == (400, {"code": -1121, "msg": "Invalid symbol."})
+    for version in ("v1", "v2"):
+        _, _, price = await client.get(f"/fapi/{version}/ticker/price", symbol="BTCUSDT")
+        assert price == {"symbol": "BTCUSDT", "price": t["lastPrice"], "time": NOW}
+    _, _, prices = await client.get("/fapi/v1/ticker/price")
+    assert [p["symbol"] for p in prices] == ["ADAUSDT", "BTCUSDT", "DOGEUSDT", "LTCUSDT"]
 
 
 async def test_premium_index_and_funding_time(client: Client) -> None:
