@@ -27,6 +27,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from slt.venues.binance.errors import (
+    OrderRejected,
     OrderStateUnknown,
     RateLimited,
     VenueError,
@@ -228,7 +229,16 @@ class BinanceRest:
             found = await self.query_order(params["symbol"], client_id, conditional=conditional)
             if found is not None:
                 return found
+        try:
             return dict(await self._call(name, args))
+        except OrderRejected as exc:
+            if exc.code != -4116:
+                raise
+            # The first copy landed after all (between the lookup and the re-send): use it.
+            found = await self.query_order(params["symbol"], client_id, conditional=conditional)
+            if found is None:
+                raise
+            return found
 
     async def query_order(
         self, symbol: str, client_id: str, *, conditional: bool = False
