@@ -108,12 +108,20 @@ class Account:
         self.configs: dict[str, SymbolConfig] = {}
         self.orders: dict[str, dict[int, Order]] = {}
         self.algos: dict[int, AlgoOrder] = {}
+        # The orders that may still be open (closed ones are dropped when next listed), so the
+        # per-minute replay does not walk every order ever placed.
+        self.live: dict[str, dict[int, Order]] = {}
+        self.live_algos: dict[int, AlgoOrder] = {}
         self._next_order_id: dict[str, int] = {}
         self._next_algo_id = 1
         self._next_trade_id = 1
         self._events: list[dict[str, Any]] = []
         self._last_e = 0
         self._last_t = 0
+        self._ledger = 0
+        """Bumped by every change of positions, wallet or margin type (cache key)."""
+        self._cross_key: tuple[int, int] = (-1, -1)
+        self._cross_cache: dict[str, tuple[Decimal, Decimal]] = {}
 
     # symbols and prices -------------------------------------------------------------------------
     def symbol_rules(self, symbol: str) -> SymbolRules:
@@ -177,6 +185,7 @@ class Account:
         if self.position(symbol).amount:
             raise api_error(-4048)
         cfg.margin_type = margin_type
+        self._ledger += 1
 
     # positions and margin ----------------------------------------------------------------------
     def position(self, symbol: str) -> Position:
@@ -254,12 +263,10 @@ class Account:
         if self.isolated(symbol):
             wallet = pos.isolated_wallet
         else:
-            others = [s for s in self.held() if s != symbol and not self.isolated(s)]
-            wallet = (
-                self.cross_wallet()
-                - sum((self.maint_margin(s) for s in others), ZERO)
-                + sum((self.unrealized(s) for s in others), ZERO)
-            )
+            parts = self._cross_parts()
+            mm, up = parts.get(symbol, (ZERO, ZERO))
+            total_mm, total_up = parts[""]
+            wallet = self.cross_wallet() - (total_mm - mm) + (total_up - up)
         return isolated_liquidation_price(
             rules,
             side=pos.side,
@@ -267,6 +274,23 @@ class Account:
             entry_price=pos.entry,
             wallet_balance=wallet,
         )
+
+    def _cross_parts(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """(maintenance margin, unrealised PnL) of each cross position, and their totals under
+        "": one pass per market time and ledger state, shared by every cross liquidation."""
+        key = (self.now, self._ledger)
+        if self._cross_key != key:
+            parts = {
+                s: (self.maint_margin(s), self.unrealized(s))
+                for s in self.held()
+                if not self.isolated(s)
+            }
+            parts[""] = (
+                sum((mm for mm, _ in parts.values()), ZERO),
+                sum((up for _, up in parts.values()), ZERO),
+            )
+            self._cross_cache, self._cross_key = parts, key
+        return self._cross_cache
 
     # the ledger ----------------------------------------------------------------------------------
     def apply_fill(
@@ -309,6 +333,7 @@ class Account:
         self.wallet += realized - fee
         pos.update_time = t
         self.update_time = t
+        self._ledger += 1
         return realized, fee
 
     def close_out(self, symbol: str, price: Decimal, fee: Decimal, t: int) -> Decimal:
@@ -323,6 +348,7 @@ class Account:
         pos.entry = ZERO
         pos.isolated_wallet = ZERO
         pos.update_time = self.update_time = t
+        self._ledger += 1
         return realized
 
     def credit_funding(self, symbol: str, amount: Decimal, t: int) -> None:
@@ -331,6 +357,7 @@ class Account:
         if self.isolated(symbol):
             pos.isolated_wallet += amount
         self.update_time = t
+        self._ledger += 1
 
     # ids and events -------------------------------------------------------------------------------
     def new_order_id(self, symbol: str) -> int:
@@ -368,11 +395,18 @@ class Account:
 
     # orders ---------------------------------------------------------------------------------------
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        books = [self.orders.get(symbol, {})] if symbol else list(self.orders.values())
-        return [o for book in books for o in book.values() if o.is_open]
+        books = [self.live.get(symbol, {})] if symbol else list(self.live.values())
+        out: list[Order] = []
+        for book in books:
+            for oid in [oid for oid, o in book.items() if not o.is_open]:
+                del book[oid]
+            out.extend(book.values())
+        return out
 
     def open_algos(self, symbol: str | None = None) -> list[AlgoOrder]:
-        return [a for a in self.algos.values() if a.is_open and symbol in (None, a.symbol)]
+        for aid in [aid for aid, a in self.live_algos.items() if not a.is_open]:
+            del self.live_algos[aid]
+        return [a for a in self.live_algos.values() if symbol in (None, a.symbol)]
 
     def find_order(self, symbol: str, order_id: str | None, client_id: str | None) -> Order:
         """An order by `orderId` or `origClientOrderId` (-1102 when neither, -2013 unknown)."""

@@ -83,6 +83,7 @@ def _register(acct: Account, o: Order, t: int) -> None:
     o.client_id = o.client_id or f"sltlocal-{o.order_id}"
     o.time = o.update_time = t
     acct.orders.setdefault(o.symbol, {})[o.order_id] = o
+    acct.live.setdefault(o.symbol, {})[o.order_id] = o
 
 
 def _taker_price(o: Order, last: Decimal) -> Decimal | None:
@@ -129,7 +130,7 @@ def submit_algo(acct: Account, a: AlgoOrder) -> AlgoOrder:
     a.algo_id = acct.new_algo_id()
     a.client_algo_id = a.client_algo_id or f"sltalgo-{a.algo_id}"
     a.create_time = a.update_time = acct.now
-    acct.algos[a.algo_id] = a
+    acct.algos[a.algo_id] = acct.live_algos[a.algo_id] = a
     acct.emit(ue.algo_update(acct, a), acct.now)
     return a
 
@@ -320,27 +321,36 @@ def _hit(cur: Decimal, end: Decimal, level: Decimal, d: int) -> tuple[Decimal, D
     return None
 
 
-def _next(
-    acct: Account, s: str, cur: Decimal, end: Decimal
-) -> tuple[Decimal, int, int, Order | AlgoOrder | None, Decimal] | None:
-    """The first level met from `cur` to `end`: (distance, kind, seq, what, price)."""
-    best: tuple[Decimal, int, int, Order | AlgoOrder | None, Decimal] | None = None
+Level = tuple[int, int, "Order | AlgoOrder | None", Decimal, int]
+"""(kind, seq, what, level, d): something that happens when d·(price − level) ≥ 0."""
+
+
+def _levels(acct: Account, s: str) -> list[Level]:
+    """Every level that can act on `s` now: liquidation, triggers, resting limits."""
+    out: list[Level] = []
     pos = acct.position(s)
-    candidates: list[tuple[int, int, Order | AlgoOrder | None, Decimal, int]] = []
     if pos.amount:
         liq = acct.liquidation_price(s)
         if liq is not None and liq > 0:
-            candidates.append((LIQUIDATION, 0, None, liq, -pos.side))
+            out.append((LIQUIDATION, 0, None, liq, -pos.side))
     for a in acct.open_algos(s):
-        d = trigger_direction(a.order_type, a.side)
-        candidates.append((TRIGGER, a.algo_id, a, a.trigger_price, d))
+        out.append(
+            (TRIGGER, a.algo_id, a, a.trigger_price, trigger_direction(a.order_type, a.side))
+        )
     for o in acct.open_orders(s):
         if o.type == "LIMIT":
-            candidates.append((LIMIT_FILL, o.order_id, o, o.price, -o.side))
+            out.append((LIMIT_FILL, o.order_id, o, o.price, -o.side))
         elif o.type not in BASIC_TYPES:
-            d = trigger_direction(o.type, o.side)
-            candidates.append((TRIGGER, o.order_id, o, o.stop_price, d))
-    for kind, seq, what, level, d in candidates:
+            out.append((TRIGGER, o.order_id, o, o.stop_price, trigger_direction(o.type, o.side)))
+    return out
+
+
+def _next(
+    levels: list[Level], cur: Decimal, end: Decimal
+) -> tuple[Decimal, int, int, Order | AlgoOrder | None, Decimal] | None:
+    """The first level met from `cur` to `end`: (distance, kind, seq, what, price)."""
+    best: tuple[Decimal, int, int, Order | AlgoOrder | None, Decimal] | None = None
+    for kind, seq, what, level, d in levels:
         met = _hit(cur, end, level, d)
         if met is None:
             continue
@@ -351,16 +361,21 @@ def _next(
 
 
 def _walk(acct: Account, s: str, t0: int, t1: int) -> None:
+    """Process, in path order, what the price path of (t0, t1] reaches on `s`."""
     path = acct.market.path_between(s, t0, t1)
     if not path:
         return
+    levels = _levels(acct, s)
+    low, high = min(path), max(path)
+    if not any(high >= lv if d > 0 else low <= lv for *_, lv, d in levels):
+        return  # nothing within reach this minute (the usual case)
     rules = acct.symbol_rules(s)
     pts = [Decimal(repr(p)) for p in path]
     segments = list(pairwise(pts)) or [(pts[0], pts[0])]
     for start, end in segments:
         cur = start
         for _ in range(10_000):
-            nxt = _next(acct, s, cur, end)
+            nxt = _next(levels, cur, end)
             if nxt is None:
                 break
             _dist, kind, _seq, what, at = nxt
@@ -373,6 +388,7 @@ def _walk(acct: Account, s: str, t0: int, t1: int) -> None:
             elif isinstance(what, Order):
                 fill(acct, what, what.price, maker=True, t=t1)
             cur = at
+            levels = _levels(acct, s)
 
 
 def _settle_funding(acct: Account, t: int) -> None:
@@ -403,8 +419,11 @@ def advance(acct: Account, now: int) -> None:
         acct.now = now
         return
     funding = set(funding_times(start, now))
-    first_minute = (start // MINUTE_MS + 1) * MINUTE_MS
-    stops = sorted({*range(first_minute, now, MINUTE_MS), *funding, now})
+    # Minute steps only where candles can move the price; funding and `now` always.
+    market = acct.market
+    first_minute = (max(start, market.first_open_ms) // MINUTE_MS + 1) * MINUTE_MS
+    minutes = range(first_minute, min(now, market.last_close_ms + MINUTE_MS), MINUTE_MS)
+    stops = sorted({*minutes, *funding, now})
     t0 = start
     for t1 in stops:
         acct.now = t1
