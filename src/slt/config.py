@@ -137,6 +137,17 @@ class BacktestConfig(BaseModel):
     report_dir: Path = Path("slt-data/reports")
 
 
+class VenueConfig(BaseModel):
+    """How the Binance adapter talks to the exchange (`slt.venues.binance`)."""
+
+    model_config = _FROZEN
+    weight_share: float = Field(
+        0.8, gt=0, le=1, description="share of Binance's 2400/min request weight this IP may use"
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120, description="REST request timeout")
+    retries: int = Field(3, ge=0, le=10, description="retries of a read after a temporary error")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Secrets (API keys) are never part of this object."""
 
@@ -157,6 +168,7 @@ class Settings(BaseSettings):
     ml: MLSignalConfig = MLSignalConfig()
     model: ModelConfig = ModelConfig()
     backtest: BacktestConfig = BacktestConfig()
+    venue: VenueConfig = VenueConfig()
     disable_model_training: bool = Field(
         False, validation_alias=AliasChoices("SLT_DISABLE_MODEL_TRAINING", "DISABLE_MODEL_TRAINING")
     )

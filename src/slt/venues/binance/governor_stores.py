@@ -15,7 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slt.venues.binance.governor import WINDOW_MS, Charge, decide, observed, window_start
+from slt.config import Settings
+from slt.venues.binance.governor import (
+    WINDOW_MS,
+    BudgetStore,
+    Charge,
+    WeightGovernor,
+    decide,
+    observed,
+    window_start,
+)
 
 _STATE = struct.Struct("<qqq")  # window start, used, blocked until
 
@@ -143,3 +152,18 @@ class RedisStore:
         state = await self.client.hgetall(self.key)
         window = int(state.get(b"window", 0))
         return int(state.get(b"used", 0)) if window == window_start(now_ms) else 0
+
+
+def shared_governor(settings: Settings, venue_host: str) -> WeightGovernor:
+    """The governor every process of this system (and, with Redis, every bot on this IP)
+    shares for `venue_host`: Redis when `SLT_REDIS_URL` is set, else a file under the data
+    directory. Its budget is `venue.weight_share` of Binance's limit."""
+    store: BudgetStore
+    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in venue_host)
+    if settings.redis_url:
+        import redis.asyncio as aioredis
+
+        store = RedisStore(aioredis.from_url(settings.redis_url), key=f"slt:weight:{safe}")
+    else:
+        store = FileStore(settings.data_dir / "run" / f"weight-{safe}.bin")
+    return WeightGovernor(store, share=settings.venue.weight_share)

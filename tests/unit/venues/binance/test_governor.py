@@ -193,3 +193,17 @@ def test_decide_starts_a_fresh_window_each_minute() -> None:
     assert decide(T0, 100, 0, 1, 100, T0 + WINDOW_MS) == (T0 + WINDOW_MS, 1, 0)
     assert decide(T0, 100, 0, 1, 100, T0 + 59_999) == (T0, 100, 1)
     assert decide(T0, 0, T0 + 5_000, 1, 100, T0 + 1_000) == (T0, 0, 4_000)
+
+
+def test_the_shared_governor_uses_a_file_or_redis_from_the_settings(tmp_path: Path) -> None:
+    from slt.config import load_settings
+    from slt.venues.binance.governor_stores import shared_governor
+
+    plain = shared_governor(load_settings(data_dir=tmp_path), "fapi.binance.com")
+    assert isinstance(plain.store, FileStore) and plain.budget == 1920
+    assert plain.store.path == tmp_path / "run" / "weight-fapi.binance.com.bin"
+    plain.store.close()
+    settings = load_settings(data_dir=tmp_path, redis_url=REDIS_URL, venue={"weight_share": 0.5})
+    shared = shared_governor(settings, "127.0.0.1:8900")
+    assert isinstance(shared.store, RedisStore) and shared.budget == 1200
+    assert shared.store.key == "slt:weight:127.0.0.1_8900"
