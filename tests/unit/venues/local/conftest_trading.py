@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from slt.domain import CandleSeries
-from slt.rules import bundled_rules
+from slt.rules import ExchangeRules, bundled_rules
 from slt.venues.local.account import Account
 from slt.venues.local.clock import ReplayClock
 from slt.venues.local.errors import ApiError
@@ -78,13 +78,14 @@ def rig(
     *,
     start: int = T0,
     now: int | None = None,
+    rules: ExchangeRules | None = None,
     **account: Any,
 ) -> Rig:
     """An exchange replaying `candles` (1m rows from `start`) at market time `now`
     (default: 30 s into the first candle), with a fresh account."""
     clock = ReplayClock(start + 30_000 if now is None else now, speed=0)
     market = MarketReplay({s: series(s, rows, start) for s, rows in candles.items()}, clock)
-    rules = bundled_rules()
+    rules = rules or bundled_rules()
     ex = LocalExchange(market, rules, clock)
     ex.account = build_account(market, rules, **account)
     return Rig(ex, clock, ex.account)

@@ -3,14 +3,17 @@ the real bundled BTCUSDT rules (tick 0.10, step 0.001, min notional 100, percent
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
-from slt.rules import bundled_rules
+from slt.rules import ExchangeRules, bundled_rules
 from slt.venues.local.errors import ApiError
 
 from .conftest_trading import MIN, T0, Rig, flat, rig
+
+D = Decimal
 
 
 @pytest.fixture
@@ -186,6 +189,32 @@ def test_order_entry_refusals_carry_binances_code(
 ) -> None:
     assert r.code(**params) == code
     assert not r.acct.open_orders() and not r.acct.held()
+
+
+def test_step_and_min_qty_filters_of_a_coarser_lot() -> None:
+    """No bundled symbol has a step coarser than its precision or a minQty above its step,
+    so LOT_SIZE's own codes are checked on BTCUSDT with step 0.005 and minQty 0.010."""
+    btc = bundled_rules().get("BTCUSDT")
+    coarse = replace(btc, step_size=D("0.005"), min_qty=D("0.010"), market_step_size=D("0.005"))
+    r = rig({"BTCUSDT": flat(100_000.0, 5)}, rules=ExchangeRules({"BTCUSDT": coarse}))
+    assert (
+        r.code(side="BUY", type="LIMIT", quantity="0.012", price="99000", timeInForce="GTC")
+        == -4023
+    )
+    assert (
+        r.code(side="BUY", type="LIMIT", quantity="0.005", price="99000", timeInForce="GTC")
+        == -4004
+    )
+    r.order(side="BUY", type="LIMIT", quantity="0.010", price="99000", timeInForce="GTC")
+
+
+def test_reduce_only_orders_are_exempt_from_min_notional() -> None:
+    r = rig({"ETHUSDT": flat(2_500.0, 5)})  # MIN_NOTIONAL 20
+    r.order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity="0.010")
+    small = {"symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT", "quantity": "0.005"}
+    assert r.code(**small, price="2600", timeInForce="GTC") == -4164  # 13 USDT
+    o = r.order(**small, price="2600", timeInForce="GTC", reduceOnly="true")
+    assert o.status == "NEW" and o.reduce_only
 
 
 def test_min_qty_below_the_step_grid_and_min_notional_exemption_for_reduce_only(r: Rig) -> None:
