@@ -3,6 +3,8 @@ body), timestamp window at its exact boundaries."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -227,3 +229,32 @@ def test_the_timestamp_rule_is_binances(server: int, offset: int, recv_window: i
         assert outcome is None
     else:
         assert outcome == (MSG_AHEAD if ts >= server + 1000 else MSG_OUTSIDE_WINDOW)
+
+
+@given(
+    params=st.dictionaries(
+        st.text("abcdefghijklmnopqrstuvwxyzABC", min_size=1, max_size=8).filter(
+            lambda k: k not in ("signature", "timestamp", "recvWindow")
+        ),
+        st.text(min_size=0, max_size=12),
+        max_size=6,
+    ),
+    split=st.integers(0, 7),
+    sig_in_body=st.booleans(),
+)
+def test_any_split_of_signed_parameters_verifies(
+    params: dict[str, str], split: int, sig_in_body: bool
+) -> None:
+    items = [*params.items(), ("timestamp", str(TS))]
+    query, body = urlencode(items[:split]), urlencode(items[split:])
+    if not body and sig_in_body:
+        query, body = "", query
+    sig = sign(SECRET, query + body)
+    if sig_in_body or not query:
+        body = f"{body}&signature={sig}" if body else f"signature={sig}"
+    else:
+        query = f"{query}&signature={sig}"
+    assert check(query, body) == {**params, "timestamp": str(TS)}
+    tampered = body.replace(f"timestamp={TS}", f"timestamp={TS - 1}")
+    tampered_q = query.replace(f"timestamp={TS}", f"timestamp={TS - 1}")
+    assert refused(tampered_q, tampered).code == -1022
