@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 import pytest
+from yarl import URL
 
 from slt.data.csv_import import parse_file
 from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
@@ -78,7 +79,9 @@ class Client:
         if body is not None:
             hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
         async with asyncio.timeout(TIMEOUT):
-            async with self.session.request(method, url, data=body, headers=hdrs) as resp:
+            # encoded=True: send the query exactly as signed (yarl would re-quote it)
+            target = URL(url, encoded=True)
+            async with self.session.request(method, target, data=body, headers=hdrs) as resp:
                 text = await resp.read()
                 return resp.status, dict(resp.headers), orjson.loads(text) if text else None
 

@@ -270,6 +270,12 @@ async def test_parameters_reach_the_handler_merged_and_checked(
             400,
             {"code": -1101, "msg": "Duplicate values for a parameter detected."},
         )
+        odd = "x-a/b:c d+é"  # signed as sent: percent-encoded, '+' for the space
+        for in_body in (False, True):
+            status, _, got = await client.signed(
+                "POST", "/fapi/v1/order", in_body=in_body, newClientOrderId=odd, timestamp=wall.ms
+            )
+            assert (status, got["newClientOrderId"]) == (200, odd)
         headers = {"X-MBX-APIKEY": client.key}
         assert (await client.raw("GET", "/fapi/v1/whoami", "", None, headers))[2] == {
             "key": client.key
