@@ -115,9 +115,7 @@ class Account:
         self._next_order_id: dict[str, int] = {}
         self._next_algo_id = 1
         self._next_trade_id = 1
-        self._events: list[dict[str, Any]] = []
-        self._last_e = 0
-        self._last_t = 0
+        self.events = ue.EventQueue()
         self._ledger = 0
         """Bumped by every change of positions, wallet or margin type (cache key)."""
         self._cross_key: tuple[int, int] = (-1, -1)
@@ -376,13 +374,7 @@ class Account:
         return n
 
     def emit(self, body: Mapping[str, Any], t: int) -> None:
-        """Queue a user-data event stamped in market time: E ≥ T, both never decreasing."""
-        tt = max(t, self._last_t)
-        e = max(tt, self._last_e)
-        self._last_t, self._last_e = tt, e
-        event = {"e": body["e"], "E": e, "T": tt}
-        event.update((k, v) for k, v in body.items() if k != "e")
-        self._events.append(event)
+        self.events.emit(body, t)
 
     def drain_events(self) -> list[dict[str, Any]]:
         """The user-data events queued since the last call, oldest first (for the streams).
@@ -390,8 +382,7 @@ class Account:
         Replays the market up to the clock first, so a stream pump that only drains still
         delivers the fills, triggers and funding that market time has reached."""
         self.advance(self.market.now_ms())
-        out, self._events = self._events, []
-        return out
+        return self.events.drain()
 
     # orders ---------------------------------------------------------------------------------------
     def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -407,39 +398,6 @@ class Account:
         for aid in [aid for aid, a in self.live_algos.items() if not a.is_open]:
             del self.live_algos[aid]
         return [a for a in self.live_algos.values() if symbol in (None, a.symbol)]
-
-    def find_order(self, symbol: str, order_id: str | None, client_id: str | None) -> Order:
-        """An order by `orderId` or `origClientOrderId` (-1102 when neither, -2013 unknown)."""
-        book = self.orders.get(self.symbol_rules(symbol).symbol, {})
-        if order_id:
-            try:
-                found = book.get(int(order_id))
-            except ValueError:
-                raise api_error(-1102, "orderId") from None
-        elif client_id:
-            hits = [o for o in book.values() if o.client_id == client_id]
-            open_hits = [o for o in hits if o.is_open]
-            found = (open_hits or hits)[-1] if hits else None
-        else:
-            raise api_error(-1102, "orderId")
-        if found is None:
-            raise api_error(-2013)
-        return found
-
-    def find_algo(self, algo_id: str | None, client_algo_id: str | None) -> AlgoOrder:
-        if algo_id:
-            try:
-                found = self.algos.get(int(algo_id))
-            except ValueError:
-                raise api_error(-1102, "algoId") from None
-        elif client_algo_id:
-            hits = [a for a in self.algos.values() if a.client_algo_id == client_algo_id]
-            found = hits[-1] if hits else None
-        else:
-            raise api_error(-1102, "algoId")
-        if found is None:
-            raise api_error(-2013)
-        return found
 
     def place_order(self, params: Mapping[str, str]) -> Order:
         """`POST /fapi/v1/order`: validate, then match at the current market time."""

@@ -35,7 +35,6 @@ from slt.rules import (
     Rounding,
     funding_payment,
     funding_times,
-    initial_margin,
     quantize_amount,
     trading_fee,
 )
@@ -48,6 +47,8 @@ from slt.venues.local.orders import (
     ZERO,
     AlgoOrder,
     Order,
+    check_margin,
+    taker_price,
     trigger_direction,
 )
 
@@ -59,41 +60,12 @@ LIQUIDATION, TRIGGER, LIMIT_FILL = 0, 1, 2
 
 
 # order entry -------------------------------------------------------------------------------------
-def check_margin(acct: Account, symbol: str, side: int, qty: Decimal, price: Decimal) -> None:
-    """-2027 when the grown position exceeds the leverage's bracket, -2019 when the opening part
-    (and its taker fee) does not fit in the available balance. Reducing costs nothing."""
-    pos = acct.position(symbol)
-    size = abs(pos.amount)
-    opening = qty if pos.side in (0, side) else max(ZERO, qty - size)
-    if not opening:
-        return
-    lev = acct.config(symbol).leverage
-    grown = (size if pos.side == side else ZERO) + opening
-    if lev > acct.symbol_rules(symbol).max_leverage_for(CALC.multiply(grown, price)):
-        raise api_error(-2027)
-    need = initial_margin(CALC.multiply(opening, price), lev) + trading_fee(
-        CALC.multiply(qty, price), acct.taker_rate
-    )
-    if need > acct.available():
-        raise api_error(-2019)
-
-
 def _register(acct: Account, o: Order, t: int) -> None:
     o.order_id = acct.new_order_id(o.symbol)
     o.client_id = o.client_id or f"sltlocal-{o.order_id}"
     o.time = o.update_time = t
     acct.orders.setdefault(o.symbol, {})[o.order_id] = o
     acct.live.setdefault(o.symbol, {})[o.order_id] = o
-
-
-def _taker_price(o: Order, last: Decimal) -> Decimal | None:
-    """The price `o` takes at now (None when it would rest): MARKET at the last price, a
-    crossing LIMIT at the better of its limit and the last price."""
-    if o.type == "MARKET":
-        return last
-    if o.side * (o.price - last) >= 0:
-        return min(o.price, last) if o.side > 0 else max(o.price, last)
-    return None
 
 
 def submit(acct: Account, o: Order) -> Order:
@@ -106,7 +78,7 @@ def submit(acct: Account, o: Order) -> Order:
     if o.type in BASIC_TYPES:
         if o.reduce_only and pos.side in (0, o.side):
             raise api_error(-2022)
-        take = _taker_price(o, acct.last_price(s))
+        take = taker_price(o, acct.last_price(s))
         if o.tif == "GTX" and take is not None:
             raise api_error(-5022)
         if o.tif == "FOK" and take is None:
@@ -227,7 +199,7 @@ def _trigger_algo(acct: Account, a: AlgoOrder, at: Decimal, t: int) -> None:
         price_protect=a.price_protect,
         stp=a.stp,
     )
-    take = _taker_price(o, at)
+    take = taker_price(o, at)
     if not a.reduce_only:
         try:
             check_margin(acct, s, o.side, o.qty, take if take is not None else o.price)
@@ -256,7 +228,7 @@ def _trigger_legacy(acct: Account, o: Order, at: Decimal, t: int) -> None:
     if o.close_position:
         o.qty = abs(pos.amount)
     o.type = "MARKET" if o.orig_type in TRIGGER_MARKET else "LIMIT"
-    take = _taker_price(o, at)
+    take = taker_price(o, at)
     if take is not None:
         fill(acct, o, take, maker=False, t=t)
 

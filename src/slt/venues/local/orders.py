@@ -20,9 +20,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from slt.rules import SymbolRules, check_order
+from slt.rules import SymbolRules, check_order, initial_margin, trading_fee
+from slt.rules.rounding import CALC
 from slt.venues.local.errors import ApiError, api_error
+
+if TYPE_CHECKING:
+    from slt.venues.local.account import Account
 
 ZERO = Decimal(0)
 BUY, SELL = 1, -1
@@ -355,6 +360,35 @@ def parse_algo(params: Mapping[str, str], rules: SymbolRules, last: Decimal) -> 
         stp=stp,
         client_algo_id=params.get("clientAlgoId") or "",
     )
+
+
+def check_margin(acct: Account, symbol: str, side: int, qty: Decimal, price: Decimal) -> None:
+    """-2027 when the grown position exceeds the leverage's bracket, -2019 when the opening part
+    (and its taker fee) does not fit in the available balance. Reducing costs nothing."""
+    pos = acct.position(symbol)
+    size = abs(pos.amount)
+    opening = qty if pos.side in (0, side) else max(ZERO, qty - size)
+    if not opening:
+        return
+    lev = acct.config(symbol).leverage
+    grown = (size if pos.side == side else ZERO) + opening
+    if lev > acct.symbol_rules(symbol).max_leverage_for(CALC.multiply(grown, price)):
+        raise api_error(-2027)
+    need = initial_margin(CALC.multiply(opening, price), lev) + trading_fee(
+        CALC.multiply(qty, price), acct.taker_rate
+    )
+    if need > acct.available():
+        raise api_error(-2019)
+
+
+def taker_price(o: Order, last: Decimal) -> Decimal | None:
+    """The price `o` takes at now (None when it would rest): MARKET at the last price, a
+    crossing LIMIT at the better of its limit and the last price."""
+    if o.type == "MARKET":
+        return last
+    if o.side * (o.price - last) >= 0:
+        return min(o.price, last) if o.side > 0 else max(o.price, last)
+    return None
 
 
 def trigger_direction(order_type: str, side: int) -> int:

@@ -26,9 +26,10 @@ from slt.venues.local.account import (
     Account,
 )
 from slt.venues.local.endpoints import Endpoint, Params, Security, fixed, with_symbol
-from slt.venues.local.errors import api_error
+from slt.venues.local.errors import ApiError, api_error
 from slt.venues.local.exchange import LocalExchange
 from slt.venues.local.market import MarketReplay
+from slt.venues.local.orders import AlgoOrder, Order
 
 CANCEL_ALL_DONE = {"code": 200, "msg": "The operation of cancel all open order is done."}
 
@@ -81,6 +82,52 @@ def _symbols(acct: Account, params: Params) -> list[str]:
     return [s for s in acct.market.symbols if s in acct.rules]
 
 
+def find_order(acct: Account, symbol: str, params: Params) -> Order:
+    """The order named by `orderId` or `origClientOrderId` (-1102 when neither, -2013 when
+    unknown); a client id names its open order, else its latest."""
+    book = acct.orders.get(acct.symbol_rules(symbol).symbol, {})
+    order_id, client_id = params.get("orderId"), params.get("origClientOrderId")
+    found: Order | None
+    if order_id:
+        try:
+            found = book.get(int(order_id))
+        except ValueError:
+            raise api_error(-1102, "orderId") from None
+    elif client_id:
+        hits = [o for o in book.values() if o.client_id == client_id]
+        open_hits = [o for o in hits if o.is_open]
+        found = (open_hits or hits)[-1] if hits else None
+    else:
+        raise api_error(-1102, "orderId")
+    if found is None:
+        raise api_error(-2013)
+    return found
+
+
+def find_algo(acct: Account, params: Params) -> AlgoOrder:
+    """The algo order named by `algoId` or `clientAlgoId` (-1102 / -2013 as above)."""
+    algo_id, client_algo_id = params.get("algoId"), params.get("clientAlgoId")
+    found: AlgoOrder | None
+    if algo_id:
+        try:
+            found = acct.algos.get(int(algo_id))
+        except ValueError:
+            raise api_error(-1102, "algoId") from None
+    elif client_algo_id:
+        hits = [a for a in acct.algos.values() if a.client_algo_id == client_algo_id]
+        found = hits[-1] if hits else None
+    else:
+        raise api_error(-1102, "algoId")
+    if found is None:
+        raise api_error(-2013)
+    return found
+
+
+def _unknown_to_cancel(err: ApiError) -> ApiError:
+    """Cancelling an order that does not exist is -2011, not -2013 (§6.3)."""
+    return api_error(-2011) if err.code == -2013 else err
+
+
 # orders -----------------------------------------------------------------------------------------
 async def new_order(ex: LocalExchange, params: Params) -> Any:
     acct = _account(ex)
@@ -92,29 +139,22 @@ async def new_order(ex: LocalExchange, params: Params) -> Any:
 
 async def query_order(ex: LocalExchange, params: Params) -> Any:
     acct = _account(ex)
-    o = acct.find_order(
-        _symbol(acct, params), params.get("orderId"), params.get("origClientOrderId")
-    )
+    o = find_order(acct, _symbol(acct, params), params)
     return fm.order_json(acct, o, with_time=True)
 
 
 async def cancel_order(ex: LocalExchange, params: Params) -> Any:
     acct = _account(ex)
-    symbol = _symbol(acct, params)
     try:
-        o = acct.find_order(symbol, params.get("orderId"), params.get("origClientOrderId"))
-    except Exception as err:
-        if getattr(err, "code", None) == -2013:
-            raise api_error(-2011) from None
-        raise
+        o = find_order(acct, _symbol(acct, params), params)
+    except ApiError as err:
+        raise _unknown_to_cancel(err) from None
     return fm.order_json(acct, acct.cancel_order(o))
 
 
 async def open_order(ex: LocalExchange, params: Params) -> Any:
     acct = _account(ex)
-    o = acct.find_order(
-        _symbol(acct, params), params.get("orderId"), params.get("origClientOrderId")
-    )
+    o = find_order(acct, _symbol(acct, params), params)
     if not o.is_open:
         raise api_error(-2013)
     return fm.order_json(acct, o, with_time=True)
@@ -142,18 +182,16 @@ async def new_algo(ex: LocalExchange, params: Params) -> Any:
 async def cancel_algo(ex: LocalExchange, params: Params) -> Any:
     acct = _account(ex)
     try:
-        a = acct.find_algo(params.get("algoId"), params.get("clientAlgoId"))
-    except Exception as err:
-        if getattr(err, "code", None) == -2013:
-            raise api_error(-2011) from None
-        raise
+        a = find_algo(acct, params)
+    except ApiError as err:
+        raise _unknown_to_cancel(err) from None
     acct.cancel_algo(a)
     return {"algoId": a.algo_id, "clientAlgoId": a.client_algo_id, "code": "200", "msg": "success"}
 
 
 async def query_algo(ex: LocalExchange, params: Params) -> Any:
     acct = _account(ex)
-    a = acct.find_algo(params.get("algoId"), params.get("clientAlgoId"))
+    a = find_algo(acct, params)
     return fm.algo_json(acct, a, open_fields=True)
 
 

@@ -1,6 +1,6 @@
 """User-data stream events with Binance's field names (binance-usdm-protocol.md §10).
 
-Each builder returns the event body without `E`/`T`; `Account.emit` stamps both in market
+Each builder returns the event body without `E`/`T`; `EventQueue.emit` stamps both in market
 time (E ≥ T, never decreasing) and queues the event for the stream hub, which takes them with
 `Account.drain_events()`. Numbers are strings formatted as in the REST answers.
 
@@ -12,6 +12,7 @@ ACCOUNT_UPDATE, then ALGO_UPDATE X=FINISHED.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -156,3 +157,25 @@ def algo_update(acct: Account, a: AlgoOrder) -> dict[str, Any]:
 def leverage_update(symbol: str, leverage: int) -> dict[str, Any]:
     """ACCOUNT_CONFIG_UPDATE for a leverage change (§10.5)."""
     return {"e": "ACCOUNT_CONFIG_UPDATE", "ac": {"s": symbol, "l": leverage}}
+
+
+class EventQueue:
+    """The account's user-data events in the order they happened, stamped in market time."""
+
+    def __init__(self) -> None:
+        self._events: list[dict[str, Any]] = []
+        self._last_e = 0
+        self._last_t = 0
+
+    def emit(self, body: Mapping[str, Any], t: int) -> None:
+        """Queue `body` at market time `t`: E ≥ T, both never decreasing."""
+        tt = max(t, self._last_t)
+        e = max(tt, self._last_e)
+        self._last_t, self._last_e = tt, e
+        event = {"e": body["e"], "E": e, "T": tt}
+        event.update((k, v) for k, v in body.items() if k != "e")
+        self._events.append(event)
+
+    def drain(self) -> list[dict[str, Any]]:
+        out, self._events = self._events, []
+        return out

@@ -91,12 +91,13 @@ def rig(
     return Rig(ex, clock, ex.account)
 
 
-def wallet_identity(acct: Account, start: Decimal) -> tuple[Decimal, Decimal]:
-    """(wallet change, Σ realised − Σ fees + Σ funding) read from the queued events."""
+def wallet_identity(acct: Account, start: Decimal, events: list[dict[str, Any]]) -> Decimal:
+    """Σ realised − Σ fees + Σ funding booked by `events`, to compare with the wallet's change
+    since `start`."""
     total = Decimal(0)
-    for e in acct.drain_events():
+    for e in events:
         if e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] in ("TRADE", "CALCULATED"):
             total += Decimal(e["o"]["rp"]) - Decimal(e["o"]["n"])
         elif e["e"] == "ACCOUNT_UPDATE" and e["a"]["m"] == "FUNDING_FEE":
             total += Decimal(e["a"]["B"][0]["bc"])
-    return acct.wallet - start, total
+    return total

@@ -10,6 +10,7 @@ import pytest
 
 from slt.rules import ExchangeRules, bundled_rules
 from slt.venues.local.errors import ApiError
+from slt.venues.local.routes_trading import find_order
 
 from .conftest_trading import MIN, T0, Rig, flat, rig
 
@@ -372,7 +373,7 @@ def test_client_order_ids_unique_among_open_orders_and_generated_when_absent(r: 
     assert again.order_id == a.order_id + 1
     auto = r.order(side="BUY", type="LIMIT", quantity="0.002", price="97000", timeInForce="GTC")
     assert auto.client_id and auto.client_id != again.client_id
-    assert r.acct.find_order("BTCUSDT", None, "my-1") is again
+    assert find_order(r.acct, "BTCUSDT", {"origClientOrderId": "my-1"}) is again
 
 
 def test_order_ids_increment_per_symbol(r: Rig) -> None:
@@ -396,7 +397,7 @@ def test_cancel_and_query_unknown_orders(r: Rig) -> None:
         r.acct.cancel_order(o)
     assert err.value.code == -2011
     with pytest.raises(ApiError) as err:
-        r.acct.find_order("BTCUSDT", "999", None)
+        find_order(r.acct, "BTCUSDT", {"orderId": "999"})
     assert err.value.code == -2013
 
 

@@ -140,7 +140,7 @@ def test_stop_limit_algo_places_a_limit_order_at_its_trigger() -> None:
     a = r.algo(side="BUY", type="STOP", triggerPrice="101000", price="101100", quantity="0.002")
     r.at(T0 + 3 * MIN)
     assert a.status == "FINISHED"
-    o = r.acct.find_order("BTCUSDT", str(a.actual_order_id), None)
+    o = r.acct.orders["BTCUSDT"][a.actual_order_id]
     assert (o.type, o.orig_type, o.status, o.avg_price) == ("LIMIT", "STOP", "FILLED", D("101000"))
 
 
