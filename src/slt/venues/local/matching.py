@@ -47,6 +47,7 @@ from slt.venues.local.orders import (
     ZERO,
     AlgoOrder,
     Order,
+    check_capacity,
     check_margin,
     taker_price,
     trigger_direction,
@@ -69,10 +70,12 @@ def _register(acct: Account, o: Order, t: int) -> None:
 
 
 def submit(acct: Account, o: Order) -> Order:
-    """Admit a parsed order (-4116, -2022, -5021, -5022, -2019) and match it at `acct.now`."""
+    """Admit a parsed order (-4116, -2025, -2022, -5021, -5022, -2019) and match it at
+    `acct.now`."""
     s, t = o.symbol, acct.now
     if o.client_id and any(x.client_id == o.client_id for x in acct.open_orders(s)):
         raise api_error(-4116)
+    check_capacity(acct, s, algo=False)
     pos = acct.position(s)
     take: Decimal | None = None
     if o.type in BASIC_TYPES:
@@ -99,6 +102,7 @@ def submit_algo(acct: Account, a: AlgoOrder) -> AlgoOrder:
     before the trigger, as on Binance (§0)."""
     if a.client_algo_id and any(x.client_algo_id == a.client_algo_id for x in acct.open_algos()):
         raise api_error(-4116)
+    check_capacity(acct, a.symbol, algo=True)
     a.algo_id = acct.new_algo_id()
     a.client_algo_id = a.client_algo_id or f"sltalgo-{a.algo_id}"
     a.create_time = a.update_time = acct.now

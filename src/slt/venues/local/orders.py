@@ -44,6 +44,10 @@ UNSUPPORTED_TIFS = ("GTD", "RPI")
 WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 RESP_TYPES = ("ACK", "RESULT")
+MAX_OPEN_ORDERS = 200
+"""MAX_NUM_ORDERS: open orders per symbol, regular and algo together (§5.3)."""
+MAX_OPEN_ALGOS = 200
+"""Open conditional orders across all symbols since 2025-12-29 (§0)."""
 CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 
 
@@ -389,6 +393,14 @@ def taker_price(o: Order, last: Decimal) -> Decimal | None:
     if o.side * (o.price - last) >= 0:
         return min(o.price, last) if o.side > 0 else max(o.price, last)
     return None
+
+
+def check_capacity(acct: Account, symbol: str, algo: bool) -> None:
+    """-2025 when one more open order would pass MAX_NUM_ORDERS or the algo-order limit."""
+    if len(acct.open_orders(symbol)) + len(acct.open_algos(symbol)) >= MAX_OPEN_ORDERS:
+        raise api_error(-2025)
+    if algo and len(acct.open_algos()) >= MAX_OPEN_ALGOS:
+        raise api_error(-2025)
 
 
 def trigger_direction(order_type: str, side: int) -> int:

@@ -454,3 +454,15 @@ def test_market_time_only_moves_forward_and_no_price_before_the_first_candle() -
     r.at(T0 + MIN)
     r.acct.advance(T0)  # earlier: nothing happens
     assert r.acct.now == T0 + MIN
+
+
+def test_open_orders_are_capped_per_symbol_regular_and_algo_together(r: Rig) -> None:
+    limit = {"side": "BUY", "type": "LIMIT", "quantity": "0.002", "timeInForce": "GTC"}
+    stop = {"side": "BUY", "type": "STOP_MARKET", "quantity": "0.002"}
+    for k in range(150):
+        r.order(**limit, price=f"{99_000 - k}")
+    for k in range(50):
+        r.algo(**stop, triggerPrice=f"{101_000 + k}")
+    assert r.code(**limit, price="98000") == -2025
+    assert r.code("algo", **stop, triggerPrice="102000") == -2025
+    r.order(**{**limit, "symbol": "ETHUSDT", "quantity": "0.010", "price": "2400"})
