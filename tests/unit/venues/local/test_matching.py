@@ -235,3 +235,97 @@ def test_event_times_never_go_back_and_e_is_at_least_t() -> None:
     stamps = [(e["E"], e["T"]) for e in events]
     assert all(e >= t for e, t in stamps)
     assert stamps == sorted(stamps)
+
+
+OTU_KEYS = set(
+    [
+        "s",
+        "c",
+        "S",
+        "o",
+        "f",
+        "q",
+        "p",
+        "ap",
+        "sp",
+        "x",
+        "X",
+        "i",
+        "l",
+        "z",
+        "L",
+        "N",
+        "n",
+        "T",
+        "t",
+        "b",
+        "a",
+        "m",
+        "R",
+        "wt",
+        "ot",
+        "ps",
+        "cp",
+        "rp",
+        "pP",
+        "si",
+        "ss",
+        "V",
+        "pm",
+        "gtd",
+        "er",
+    ]
+)
+ALGO_UPDATE_KEYS = set(
+    [
+        "caid",
+        "aid",
+        "at",
+        "o",
+        "s",
+        "S",
+        "ps",
+        "f",
+        "q",
+        "X",
+        "ai",
+        "ap",
+        "aq",
+        "act",
+        "tp",
+        "p",
+        "V",
+        "wt",
+        "pm",
+        "cp",
+        "pP",
+        "R",
+        "tt",
+        "gtd",
+        "rm",
+    ]
+)
+
+
+def test_user_events_carry_every_binance_field() -> None:
+    r = rig({"BTCUSDT": FALL}, margin_type="ISOLATED")
+    r.order(side="BUY", type="MARKET", quantity="0.002")
+    r.algo(side="SELL", type="STOP_MARKET", triggerPrice="98800", closePosition="true")
+    r.at(T0 + 4 * MIN)
+    events = r.acct.drain_events()
+    for e in events:
+        assert list(e)[:3] == ["e", "E", "T"]
+        if e["e"] == "ORDER_TRADE_UPDATE":
+            assert set(e["o"]) == OTU_KEYS
+        elif e["e"] == "ALGO_UPDATE":
+            assert set(e["o"]) == ALGO_UPDATE_KEYS
+        else:
+            assert e["e"] == "ACCOUNT_UPDATE" and e["a"]["m"] == "ORDER"
+            (b,) = e["a"]["B"]
+            (p,) = e["a"]["P"]
+            assert set(b) == {"a", "wb", "cw", "bc"}
+            assert set(p) == {"s", "pa", "ep", "bep", "cr", "up", "mt", "iw", "ps"}
+            assert p["mt"] == "isolated"
+    opened, closed = [e["a"]["P"][0] for e in events if e["e"] == "ACCOUNT_UPDATE"]
+    assert (opened["pa"], opened["ep"], opened["iw"]) == ("0.002", "100000", "10.00000000")
+    assert (closed["pa"], closed["cr"], closed["iw"]) == ("0.000", "-2.40000000", "0.00000000")
