@@ -337,3 +337,23 @@ def test_endpoints_carry_binances_weights_and_order_counting() -> None:
     assert by[("GET", "/fapi/v1/positionSide/dual")].weight({}) == 30
     assert by[("GET", "/fapi/v1/symbolConfig")].weight({}) == 5
     assert all(e.security.needs_signature for e in TRADING)
+
+
+def test_draining_events_replays_the_account_up_to_the_clock() -> None:
+    """The stream pump only drains; triggers the clock has reached must still come out."""
+    r = rig({"BTCUSDT": [*flat(100_000.0, 1), (100_000.0, 100_200.0, 98_000.0, 98_500.0)]})
+    r.order(side="BUY", type="MARKET", quantity="0.002")
+    r.algo(side="SELL", type="STOP_MARKET", triggerPrice="99000", closePosition="true")
+    r.acct.drain_events()
+    r.clock.advance_to(r.clock.now_ms() + 2 * MIN)  # no request, no explicit advance
+    kinds = [e["e"] for e in r.acct.drain_events()]
+    assert kinds.count("ALGO_UPDATE") == 2 and "ACCOUNT_UPDATE" in kinds
+    assert not r.acct.held()
+
+
+def test_build_account_takes_strings_and_refuses_an_unknown_margin_type() -> None:
+    r = rig({"BTCUSDT": flat(100_000.0, 2)})
+    acct = build_account(r.ex.market, r.ex.rules, balance="123.45", funding_rate="-0.0002")
+    assert (acct.wallet, acct.funding_rate) == (Decimal("123.45"), Decimal("-0.0002"))
+    with pytest.raises(ValueError, match="margin_type"):
+        build_account(r.ex.market, r.ex.rules, margin_type="PORTFOLIO")
