@@ -18,8 +18,9 @@ does what networks do. So this client:
   carrying its payload, as Binance requires (§9.2) — the client sends no pings of its own
   (`ping_interval_s` None), since unsolicited frames count against the 10-per-second limit.
 
-The base URL is configurable: production `wss://fstream.binance.com/market`, the testnet, or the
-local exchange (`ws://127.0.0.1:<port>/market`).
+The base URL is configurable (`urls.VenueUrls.ws_market`): production
+`wss://fstream.binance.com/market`, the testnet, or the local exchange
+(`ws://127.0.0.1:<port>/market`).
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from slt.domain import Candle
 from slt.domain.candle import INTERVAL_MS
+from slt.venues.binance.urls import PRODUCTION, TESTNET, local
 
-PRODUCTION_MARKET_URL = "wss://fstream.binance.com/market"
-TESTNET_MARKET_URL = "wss://fstream.binancefuture.com"
+PRODUCTION_MARKET_URL = PRODUCTION.ws_market
+TESTNET_MARKET_URL = TESTNET.ws_market
 
 
 def local_market_url(port: int, host: str = "127.0.0.1") -> str:
     """The market route of the local exchange (`slt.venues.local`) on `host`:`port`."""
-    return f"ws://{host}:{port}/market"
+    return local(port, host).ws_market
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +236,8 @@ class MarketStreamClient:
                     attempt = 0
                     while True:
                         try:
-                            raw = await asyncio.wait_for(ws.recv(decode=False), c.stale_after_s)
+                            async with asyncio.timeout(c.stale_after_s):
+                                raw = await ws.recv(decode=False)
                         except TimeoutError:
                             self.counters.stale += 1
                             break
