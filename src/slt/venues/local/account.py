@@ -406,7 +406,11 @@ class Account:
             raise api_error(-1102, "symbol")
         rules = self.symbol_rules(symbol)
         order = parse_order(
-            params, rules, self.last_price(symbol), legacy_conditional=self.legacy_conditional
+            params,
+            rules,
+            self.last_price(symbol),
+            legacy_conditional=self.legacy_conditional,
+            now=self.now,
         )
         return matching.submit(self, order)
 

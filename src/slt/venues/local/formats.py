@@ -74,7 +74,7 @@ def order_json(acct: Account, o: Order, *, with_time: bool = False) -> dict[str,
         "origType": o.orig_type,
         "priceMatch": "NONE",
         "selfTradePreventionMode": o.stp,
-        "goodTillDate": 0,
+        "goodTillDate": o.gtd,
     }
     if with_time:
         out["time"] = o.time

@@ -9,7 +9,8 @@ The replay has no order book, only the price path of the stored candles, so:
 - a conditional order (algo, or legacy on /fapi/v1/order) triggers when the path reaches its
   trigger (§6.1: STOP BUY / TAKE_PROFIT SELL on price ≥ trigger, the others on ≤); its
   MARKET order fills where the path met the trigger, its LIMIT order as above. MARK_PRICE and
-  CONTRACT_PRICE read the same price: the replay's mark is its last price.
+  CONTRACT_PRICE read the same price: the replay's mark is its last price. A GTD order expires
+at its goodTillDate.
 There are no partial fills from liquidity: every fill is of the whole remaining quantity.
 Reduce-only orders fill at most the position, are shrunk to it when it shrinks and expire when
 it is flat or flips to their side.
@@ -399,12 +400,17 @@ def advance(acct: Account, now: int) -> None:
     market = acct.market
     first_minute = (max(start, market.first_open_ms) // MINUTE_MS + 1) * MINUTE_MS
     minutes = range(first_minute, min(now, market.last_close_ms + MINUTE_MS), MINUTE_MS)
-    stops = sorted({*minutes, *funding, now})
+    expiries = {o.gtd for o in acct.open_orders() if start < o.gtd <= now}
+    stops = sorted({*minutes, *funding, *expiries, now})
     t0 = start
     for t1 in stops:
         acct.now = t1
         for s in _active(acct):
             _walk(acct, s, t0, t1)
+        if t1 in expiries:
+            for o in acct.open_orders():
+                if 0 < o.gtd <= t1:
+                    close_order(acct, o, "EXPIRED", t1)
         if t1 in funding:
             _settle_funding(acct, t1)
         t0 = t1

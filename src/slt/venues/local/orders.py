@@ -10,8 +10,9 @@ margin) are left to `Account`, which knows the positions.
 
 Supported types: LIMIT and MARKET on the order endpoint; STOP_MARKET, TAKE_PROFIT_MARKET,
 STOP and TAKE_PROFIT on the algo endpoint (and on the order endpoint when the exchange runs
-with `legacy_conditional`). TRAILING_STOP_MARKET, GTD/RPI time in force and `priceMatch`
-other than NONE are refused with a message saying the local exchange does not offer them.
+with `legacy_conditional`). TRAILING_STOP_MARKET, RPI time in force, GTD on algo orders and
+`priceMatch` other than NONE are refused with a message saying the local exchange does not
+offer them.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ TRIGGER_MARKET = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 TRIGGER_LIMIT = ("STOP", "TAKE_PROFIT")
 CONDITIONAL = (*TRIGGER_MARKET, *TRIGGER_LIMIT, "TRAILING_STOP_MARKET")
 ALL_TYPES = (*BASIC_TYPES, *CONDITIONAL)
-TIFS = ("GTC", "IOC", "FOK", "GTX")
-UNSUPPORTED_TIFS = ("GTD", "RPI")
+TIFS = ("GTC", "IOC", "FOK", "GTX", "GTD")
+UNSUPPORTED_TIFS = ("RPI",)
+GTD_MIN_AHEAD_MS = 600_000
+GTD_MAX_MS = 253_402_300_799_000
 WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 RESP_TYPES = ("ACK", "RESULT")
@@ -82,6 +85,8 @@ class Order:
     cum_quote: Decimal = ZERO
     avg_price: Decimal = ZERO
     resp_type: str = "ACK"
+    gtd: int = 0
+    """goodTillDate (UTC ms) of a GTD order; 0 otherwise."""
 
     @property
     def is_open(self) -> bool:
@@ -188,8 +193,12 @@ def _common(params: Mapping[str, str]) -> tuple[int, str]:
     return SIDES[side_raw], type_raw
 
 
-def _tif(params: Mapping[str, str], order_type: str, default: str | None) -> str:
+def _tif(
+    params: Mapping[str, str], order_type: str, default: str | None, *, gtd: bool = True
+) -> str:
     raw = params.get("timeInForce") or default
+    if raw == "GTD" and not gtd:
+        raise api_error(-1115, msg="timeInForce GTD is not offered for algo orders here.")
     if raw is None:
         if order_type in ("LIMIT", *TRIGGER_LIMIT):
             raise api_error(-1102, "timeInForce")
@@ -252,19 +261,36 @@ def _plain(value: Decimal) -> str:
     return text
 
 
+def _good_till(params: Mapping[str, str], now: int) -> int:
+    """goodTillDate of a GTD order: mandatory, at least 600 s ahead, kept to the second."""
+    raw = params.get("goodTillDate") or ""
+    if not raw.isdigit():
+        raise api_error(-1102, "goodTillDate")
+    value = int(raw) // 1000 * 1000
+    if not now + GTD_MIN_AHEAD_MS < value < GTD_MAX_MS:
+        raise api_error(-1130, "goodTillDate")
+    return value
+
+
 def parse_order(
-    params: Mapping[str, str], rules: SymbolRules, last: Decimal, *, legacy_conditional: bool
+    params: Mapping[str, str],
+    rules: SymbolRules,
+    last: Decimal,
+    *,
+    legacy_conditional: bool,
+    now: int,
 ) -> Order:
     """A `POST /fapi/v1/order` request as an `Order` (ids and times not yet set), or ApiError.
 
     `last` is the contract's last price: the mark for PERCENT_PRICE / MIN_NOTIONAL of MARKET
     orders and the trigger reference (`workingType` MARK_PRICE and CONTRACT_PRICE both read
-    the last price: the replay has no index)."""
+    the last price: the replay has no index). `now` is market time, for `goodTillDate`."""
     side, order_type = _common(params)
     conditional = order_type in CONDITIONAL
     if conditional and not legacy_conditional:
         raise api_error(-4120)
     tif = _tif(params, order_type, None if order_type != "MARKET" else "GTC")
+    good_till = _good_till(params, now) if tif == "GTD" else 0
     qty = decimal_param(params, "quantity")
     price = decimal_param(params, "price")
     stop = decimal_param(params, "stopPrice")
@@ -293,6 +319,7 @@ def parse_order(
         stp=stp,
         client_id=params.get("newClientOrderId") or "",
         resp_type=resp,
+        gtd=good_till,
     )
 
 
@@ -335,7 +362,7 @@ def parse_algo(params: Mapping[str, str], rules: SymbolRules, last: Decimal) -> 
     side, order_type = _common(params)
     if order_type not in CONDITIONAL:
         raise api_error(-1116)
-    tif = _tif(params, order_type, "GTC")
+    tif = _tif(params, order_type, "GTC", gtd=False)
     qty = decimal_param(params, "quantity")
     price = decimal_param(params, "price")
     trigger = decimal_param(params, "triggerPrice")

@@ -76,7 +76,7 @@ def order_update(
             "ss": 0,
             "V": o.stp,
             "pm": "NONE",
-            "gtd": 0,
+            "gtd": o.gtd,
             "er": expire_reason,
         },
     }

@@ -86,7 +86,7 @@ CODES = [
             "type": "LIMIT",
             "quantity": "0.002",
             "price": "99000",
-            "timeInForce": "GTD",
+            "timeInForce": "RPI",
         },
         -1115,
     ),

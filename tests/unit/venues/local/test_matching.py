@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from slt.rules import bundled_rules, isolated_liquidation_price
+from slt.venues.local.errors import ApiError
 
 from .conftest_trading import MIN, T0, flat, rig
 
@@ -329,3 +332,32 @@ def test_user_events_carry_every_binance_field() -> None:
     opened, closed = [e["a"]["P"][0] for e in events if e["e"] == "ACCOUNT_UPDATE"]
     assert (opened["pa"], opened["ep"], opened["iw"]) == ("0.002", "100000", "10.00000000")
     assert (closed["pa"], closed["cr"], closed["iw"]) == ("0.000", "-2.40000000", "0.00000000")
+
+
+def test_gtd_orders_rest_until_their_good_till_date_then_expire() -> None:
+    r = rig({"BTCUSDT": flat(100_000.0, 30)})
+    now = r.acct.now
+    gtd = {"side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "99000"}
+    for bad, code in (("", -1102), ("soon", -1102), (str(now + 600_000), -1130)):
+        with pytest.raises(ApiError) as err:
+            r.order(**gtd, timeInForce="GTD", goodTillDate=bad)
+        assert err.value.code == code
+    until = now + 15 * MIN + 999  # kept to the second
+    o = r.order(**gtd, timeInForce="GTD", goodTillDate=until)
+    assert o.gtd == now + 15 * MIN
+    r.at(now + 15 * MIN - 1)
+    assert o.status == "NEW"
+    r.acct.drain_events()
+    r.at(now + 20 * MIN)
+    assert o.status == "EXPIRED"
+    (e,) = r.acct.drain_events()
+    assert (e["o"]["x"], e["o"]["gtd"], e["T"]) == ("EXPIRED", now + 15 * MIN, now + 15 * MIN)
+    with pytest.raises(ApiError) as err:
+        r.algo(
+            side="BUY",
+            type="STOP_MARKET",
+            triggerPrice="101000",
+            quantity="0.002",
+            timeInForce="GTD",
+        )
+    assert err.value.code == -1115
