@@ -56,15 +56,16 @@ class Tx:
         self.commands: list[Command] = []
 
     def freeze(self) -> EngineState:
+        # positional, in EngineState's field order: every event of a run builds one
         return EngineState(
-            balance=self.balance,
-            time_ms=self.time_ms,
-            positions=tuple(self.positions),
-            pending=tuple(self.pending),
-            orders=tuple(self.orders),
-            seq=self.seq,
-            recent_returns=self.recent_returns,
-            protections=self.protections,
+            self.balance,
+            self.time_ms,
+            tuple(self.positions),
+            tuple(self.pending),
+            tuple(self.orders),
+            self.seq,
+            self.recent_returns,
+            self.protections,
         )
 
     # lookups ---------------------------------------------------------------------------------

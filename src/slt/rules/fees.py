@@ -21,7 +21,7 @@ DEFAULT_TAKER_RATE = Decimal("0.0005")
 def quantize_amount(amount: Decimal) -> Decimal:
     """An amount of the margin asset at Binance's 8-decimal precision, halves away from zero."""
     result = amount.quantize(COMMISSION_QUANTUM, rounding=ROUND_HALF_UP, context=CALC)
-    return CALC.abs(result) if result == 0 else result  # no '-0E-8' in the ledger
+    return result if result else CALC.abs(result)  # no '-0E-8' in the ledger
 
 
 def trading_fee(notional: Decimal, rate: Decimal) -> Decimal:

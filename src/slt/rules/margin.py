@@ -19,8 +19,11 @@ from slt.rules.margin_fast import StopProbe
 from slt.rules.margin_fast import liquidation as _liquidation  # noqa: F401  (tests read it here)
 from slt.rules.margin_fast import remembered_liquidation as _remembered
 from slt.rules.margin_fast import table_of as _table_of
+from slt.rules.margin_screen import clears_up_to
 from slt.rules.rounding import CALC
 from slt.rules.symbol import SymbolRules
+
+_ZERO = Decimal(0)
 
 
 def _check_side(side: int) -> None:
@@ -74,7 +77,7 @@ def isolated_liquidation_price(
     notes), which gives the same Decimal.
     """
     _check_side(side)
-    if quantity <= 0 or entry_price <= 0:
+    if quantity <= _ZERO or entry_price <= _ZERO:
         raise ValueError("quantity and entry_price must be positive")
     return _remembered(_table_of(rules.brackets), side, quantity, entry_price, wallet_balance)
 
@@ -100,12 +103,13 @@ def max_leverage_within_stop(
     Every probe of the bisection gets the answer a full liquidation solve would give, most of
     them from a closed-form wallet threshold instead of a solve, and when that threshold answers
     every probe the bisection could make, its answer is read off without probing (see
-    `slt.rules.margin_fast.StopProbe`); the result is that of the plain bisection.
+    `slt.rules.margin_fast.StopProbe`; `slt.rules.margin_screen` makes the commonest such
+    check, "even the cap clears", in floats); the result is that of the plain bisection.
     """
     _check_side(side)
-    if quantity <= 0 or entry_price <= 0 or stop_price <= 0:
+    if quantity <= _ZERO or entry_price <= _ZERO or stop_price <= _ZERO:
         raise ValueError("quantity, entry_price and stop_price must be positive")
-    if buffer_pct < 0:
+    if buffer_pct < _ZERO:
         raise ValueError(f"buffer_pct must be a fraction >= 0, got {buffer_pct}")
     if cap < 1:
         raise ValueError(f"cap must be >= 1, got {cap}")
@@ -119,6 +123,8 @@ def max_leverage_within_stop(
         limit = stop_price - side * buffer_pct * entry_price
         entry_notional = quantity * entry_price
         upper = min(cap, rules.max_leverage_for(entry_notional))
+        if clears_up_to(table, side, quantity, entry_price, limit, upper):
+            return upper
         probe = StopProbe(table, side, quantity, entry_price, entry_notional, limit, upper)
         settled = probe.settled()
         if settled is not None:

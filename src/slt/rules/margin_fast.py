@@ -59,6 +59,7 @@ from slt.rules.rounding import CALC
 # H is monotone, so these tests need only the floors next to x*, and the H values cost one
 # addition each: H(F_i) = s(WB − s N0) + (F_i − s MM(F_i)), the bracket's part prepared here.
 
+_ZERO = Decimal(0)  # comparisons with a Decimal zero skip converting an int on every call
 _TOLERANCE = Decimal("1e-40")  # EPS per unit of scale
 _MARGIN = Decimal("1e-30")  # how clearly a leverage probe must miss the limit to skip the solve
 _MAX_RATIO = Decimal("0.99")  # the error bounds above assume 1 − m >= 0.01
@@ -170,7 +171,7 @@ def _bracket_root(
 ) -> Decimal | None:
     """LP = (WB + cum − s Q EP) / (Q MMR − s Q) with bracket `index`, if it lies in that bracket."""
     price = (wallet + table.cums[index] - t) / (quantity * table.ratios[index] - sq)
-    if price > 0:
+    if price > _ZERO:
         size = quantity * price
         if size >= table.floors[index] and (index == table.count - 1 or size < table.caps[index]):
             return price
@@ -186,7 +187,7 @@ def _edge_root(
     size = quantity * edge
     below = balance - (size * table.ratios[index - 1] - table.cums[index - 1])
     above = balance - (size * table.ratios[index] - table.cums[index])
-    return edge if (below < 0) != (above < 0) else None
+    return edge if (below < _ZERO) != (above < _ZERO) else None
 
 
 def _pick(
@@ -237,7 +238,7 @@ def _liquidation_near(
         middle = (low + high) // 2
         height = shifted + lift[middle]
         heights[middle] = height
-        if height <= 0:
+        if height <= _ZERO:
             low = middle
         else:
             high = middle
@@ -328,7 +329,7 @@ class StopProbe:
         self.table, self.side, self.quantity, self.entry = table, side, quantity, entry
         self.entry_notional, self.limit, self.upper = entry_notional, limit, upper
         self.required: Decimal | None = None
-        self.margin = self.eps = Decimal(0)
+        self.margin = self.eps = _ZERO
         self.hazards: list[Decimal] | None = None
         shortcut = (
             table.trusted
@@ -336,7 +337,7 @@ class StopProbe:
             and _moderate(entry)
             and _moderate(limit)
             and _moderate(entry_notional)  # so every probe's wallet N0 / L is moderate too
-            and limit > 0  # a long's limit at or below zero: only "cannot be liquidated" clears
+            and limit > _ZERO  # a long's limit at or below zero: only "cannot be liquidated" clears
         )
         if not shortcut:
             return
@@ -371,7 +372,7 @@ class StopProbe:
             return None
         upper, margin, notional = self.upper, self.margin, self.entry_notional
         threshold = self.required + margin
-        guess = upper if threshold <= 0 else min(upper, int(notional / threshold))
+        guess = upper if threshold <= _ZERO else min(upper, int(notional / threshold))
         if guess >= 1 and not notional / guess - self.required > margin:
             return None
         if guess < upper and not notional / (guess + 1) - self.required < -margin:

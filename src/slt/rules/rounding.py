@@ -25,6 +25,7 @@ from enum import Enum
 # Hot paths call its methods (CALC.multiply(a, b)) instead of entering `localcontext(CALC)`:
 # the same operation under the same context, without copying the context for every call.
 CALC = Context(prec=50, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
+_ZERO = Decimal(0)
 _ONE = Decimal(1)
 _MINUS_ONE = Decimal(-1)
 
@@ -60,13 +61,13 @@ def round_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
     """
     _require_decimal(value, "value")
     _require_decimal(step, "step")
-    if step <= 0:
+    if step <= _ZERO:
         raise ValueError(f"step must be positive, got {step}")
     # divmod is exact: an integral quotient truncated toward zero and the exact remainder
     # (a plain division would round at the context precision before we choose a direction).
     units, remainder = CALC.divmod(value, step)
-    if remainder != 0:
-        away = _ONE if value > 0 else _MINUS_ONE
+    if remainder:  # not zero (comparisons with a Decimal or truth tests skip converting an int)
+        away = _ONE if value > _ZERO else _MINUS_ONE
         if rounding is Rounding.UP or (
             rounding is Rounding.NEAREST and CALC.multiply(2, CALC.abs(remainder)) >= step
         ):
@@ -77,7 +78,7 @@ def round_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
 def is_on_step(value: Decimal, step: Decimal) -> bool:
     """True when `value` is a whole number of steps."""
     _require_decimal(value, "value")
-    return CALC.remainder(value, step) == 0
+    return not CALC.remainder(value, step)
 
 
 def decimals_of(step: Decimal) -> int:

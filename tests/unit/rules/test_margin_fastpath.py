@@ -399,6 +399,38 @@ def test_max_leverage_matches_on_trading_sizes(
     assert_same_leverage(rules, side, quantity, entry, stop, D(buffer_bp) / 10_000, cap)
 
 
+@settings(max_examples=600, deadline=None)
+@given(
+    data=st.data(),
+    rules=any_rules,
+    side=sides,
+    cap=st.integers(1, 125),
+    digits=st.integers(5, 16),
+    nudge=st.sampled_from([-3, -1, 0, 1, 3]),
+)
+def test_max_leverage_matches_where_the_float_screen_decides(
+    data: st.DataObject, rules: SymbolRules, side: int, cap: int, digits: int, nudge: int
+) -> None:
+    """The limit put on the liquidation price of the highest leverage the search may return,
+    moved by a few parts in 10^5..10^16: around the float screen's margin (1e-9 of the size),
+    where it must either prove that every leverage clears or step aside."""
+    quantity, entry = data.draw(position(rules))
+    with localcontext(CALC):
+        upper = min(cap, rules.max_leverage_for(quantity * entry))
+        wallet = quantity * entry / upper
+    price = ref_liquidation(
+        rules, side=side, quantity=quantity, entry_price=entry, wallet_balance=wallet
+    )
+    assume(price is not None)
+    assert price is not None
+    buffer = D(data.draw(st.integers(0, 300))) / 10_000
+    with localcontext(WIDE):
+        limit = price * (1 + nudge * D(1).scaleb(-digits))
+        stop = limit + side * buffer * entry
+    assume(stop > 0)
+    assert_same_leverage(rules, side, quantity, entry, stop, buffer, cap)
+
+
 ILLUSTRATIVE = (
     Bracket(1, D(0), D(50_000), 125, D("0.004"), D(0)),
     Bracket(2, D(50_000), D(250_000), 100, D("0.005"), D(50)),
