@@ -59,7 +59,9 @@ def path_price(o: float, h: float, low: float, c: float, fraction: float) -> flo
     x = min(max(fraction, 0.0), 1.0) * LEGS
     leg = min(int(x), LEGS - 1)
     t = x - leg
-    return pts[leg] + (pts[leg + 1] - pts[leg]) * t
+    a, b = pts[leg], pts[leg + 1]
+    # Weighted form: exact at both ends of a leg; clamped so rounding never leaves the leg.
+    return min(max(a * (1.0 - t) + b * t, min(a, b)), max(a, b))
 
 
 def revealed(
