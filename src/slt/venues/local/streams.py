@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,6 +51,8 @@ from slt.venues.local.streams_payloads import (
 
 if TYPE_CHECKING:
     from slt.venues.local.exchange import LocalExchange
+
+log = logging.getLogger(__name__)
 
 HOUR_MS = 3_600_000
 ROUTES: dict[str, frozenset[str]] = {
@@ -362,10 +365,13 @@ async def run_streams(ex: LocalExchange, stop: asyncio.Event) -> None:
     hub = ensure_hub(ex)
     users = ensure_user_streams(ex)
     while not stop.is_set():
-        if hub.refusing():
-            hub.drop_all()
-        hub.pump(ex.clock.now_ms())
-        users.pump(ex)
+        try:
+            if hub.refusing():
+                hub.drop_all()
+            hub.pump(ex.clock.now_ms())
+            users.pump(ex)
+        except Exception:  # one bad pass must not silence every stream for good
+            log.exception("local exchange: stream pump pass failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), hub.settings.tick_s)
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from slt.venues.local.streams import StreamHub, StreamSettings, ensure_hub
+from slt.venues.local.streams import StreamHub, StreamSettings, ensure_hub, run_streams
 from slt.venues.local.streams_control import (
     Refusal,
     parse_request,
@@ -241,15 +241,37 @@ class Connection:
             await asyncio.wait(tasks, timeout=1.0)
 
 
+def _run_pump_with(app: web.Application, ex: LocalExchange) -> None:
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(_app: web.Application) -> None:
+        stop.clear()
+        tasks.append(asyncio.create_task(run_streams(ex, stop)))
+
+    async def finish(_app: web.Application) -> None:
+        stop.set()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+            tasks.clear()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(finish)
+
+
 def _split(text: str) -> list[str]:
     return [s for s in text.split("/") if s]
 
 
-def add_stream_routes(app: web.Application, ex: LocalExchange) -> None:
+def add_stream_routes(app: web.Application, ex: LocalExchange, *, pump: bool = True) -> None:
     """Mount the market and user-data WebSocket routes of `ex` on `app` (module docstring).
-    Creates `ex.streams` / `ex.user_streams` with default settings when they are not set."""
+    Creates `ex.streams` / `ex.user_streams` with default settings when they are not set and,
+    with `pump`, runs `run_streams` for as long as the app runs (started on the app's startup,
+    stopped on its cleanup), so mounting the routes is all a server needs for data to flow."""
     hub = ensure_hub(ex)
     users = ensure_user_streams(ex)
+    if pump:
+        _run_pump_with(app, ex)
 
     async def open_conn(
         request: web.Request, route: str, combined: bool, names: list[str]

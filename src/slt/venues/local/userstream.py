@@ -13,14 +13,12 @@ of every live key, in the account's order. Events are drained even when nobody l
 Binance does not keep them for later either.
 
 The REST handlers need the caller's API key, which the request middleware checks before
-calling them; they read it from `Params["X-MBX-APIKEY"]` if the middleware passes it there,
-else from `CURRENT_API_KEY` (a context variable the middleware may set), else, when the
-exchange accepts a single API key, that one.
+calling them and leaves in `auth.CURRENT_API_KEY`; failing that (a handler called directly)
+they read `Params["X-MBX-APIKEY"]`, else, when the exchange accepts a single API key, that one.
 """
 
 from __future__ import annotations
 
-import contextvars
 import secrets
 import string
 import time
@@ -30,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from slt.venues.local import auth
 from slt.venues.local.endpoints import Endpoint, Params, Security, fixed
 from slt.venues.local.errors import api_error
 
@@ -38,10 +37,8 @@ if TYPE_CHECKING:
     from slt.venues.local.streams import Sink
 
 API_KEY_HEADER = "X-MBX-APIKEY"
-CURRENT_API_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "slt_local_api_key", default=None
-)
-"""The API key of the request being answered, for middleware that sets it."""
+CURRENT_API_KEY = auth.CURRENT_API_KEY
+"""The accepted API key of the request being answered, set by the server's middleware."""
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -156,7 +153,7 @@ def ensure_user_streams(ex: LocalExchange) -> UserStreams:
 
 def request_api_key(ex: LocalExchange, params: Params) -> str:
     """The caller's API key (module docstring: header param, context variable, single key)."""
-    key = params.get(API_KEY_HEADER) or CURRENT_API_KEY.get()
+    key = CURRENT_API_KEY.get() or params.get(API_KEY_HEADER)
     if key:
         return key
     if len(ex.api_keys) == 1:

@@ -23,7 +23,7 @@ from slt.rules import ExchangeRules, bundled_rules
 from slt.venues.local.clock import ReplayClock
 from slt.venues.local.exchange import LocalExchange
 from slt.venues.local.market import MarketReplay
-from slt.venues.local.streams import StreamHub, StreamSettings, run_streams
+from slt.venues.local.streams import StreamHub, StreamSettings
 from slt.venues.local.streams_server import add_stream_routes
 from slt.venues.local.userstream import UserStreams
 
@@ -114,13 +114,9 @@ async def running(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = int(runner.addresses[0][1])
-    stop = asyncio.Event()
-    pump = asyncio.create_task(run_streams(ex, stop))
     try:
-        yield Server(ex, hub, port)
+        yield Server(ex, hub, port)  # the pump runs from the app's startup (add_stream_routes)
     finally:
-        stop.set()
-        await asyncio.wait_for(pump, TIMEOUT)
         await asyncio.wait_for(runner.cleanup(), TIMEOUT)
 
 
