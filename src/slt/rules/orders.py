@@ -314,7 +314,7 @@ def check_order(
     side = int(side)
     order_type = str(order_type.value if isinstance(order_type, Enum) else order_type)
     quick = quick_check(
-        rules, side, order_type, quantity, price, mark_price, reduce_only, close_position
+        rules, side, order_type, quantity, price, mark_price, reduce_only, close_position, repair
     )
     if quick is not None:
         return quick

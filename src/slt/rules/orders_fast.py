@@ -17,7 +17,7 @@ from typing import TypeGuard
 
 import msgspec
 
-from slt.rules.rounding import CALC
+from slt.rules.rounding import CALC, Rounding, round_to_step
 from slt.rules.symbol import SymbolRules
 
 MARKET = "MARKET"
@@ -76,6 +76,7 @@ def quick_check(
     mark_price: Decimal,
     reduce_only: bool,
     close_position: bool,
+    repair: bool = False,
 ) -> OrderCheck | None:
     """The verdict for an order that passes every filter as it is, or None to run the full check.
 
@@ -84,15 +85,21 @@ def quick_check(
     positive trigger on the tick grid, inside PRICE_FILTER's bounds, that the mark has not reached;
     with closePosition no quantity and no reduceOnly, else a quantity that passes LOT_SIZE and
     MIN_NOTIONAL at the trigger. Such an order is accepted unchanged whether repair is on or not.
+    With repair, a MARKET quantity off its grid is first rounded down onto it, as the full path
+    does (an entry sized in floats), and answered if the rounded quantity passes.
     """
     if side != 1 and side != -1:
         return None
     if order_type == MARKET:
         if price is not None or close_position or not _valid(quantity) or not quantity > _ZERO:
             return None
-        if not _lot_passes(rules, quantity, mark_price, True, reduce_only):
+        settled = quantity
+        step = rules.market_step_size
+        if repair and CALC.remainder(quantity, step):
+            settled = round_to_step(quantity, step, Rounding.DOWN)
+        if not _lot_passes(rules, settled, mark_price, True, reduce_only):
             return None
-        return OrderCheck(True, quantity, None, 0, "", False)
+        return OrderCheck(True, settled, None, 0, "", settled != quantity)
     if order_type != STOP_MARKET and order_type != TAKE_PROFIT_MARKET:
         return None
     if not _valid(price):

@@ -66,7 +66,9 @@ def orders(draw: st.DrawFn) -> tuple[SymbolRules, dict[str, Any]]:
         # near MIN_NOTIONAL at the reference price, where the notional test decides
         reference = price if price is not None and price > 0 else rules.tick_size * 1000
         near = (rules.min_notional / reference).quantize(step) + step * draw(st.integers(-2, 2))
-        quantity = max(near, step)
+        quantity = max(near, step) * draw(st.sampled_from([1, 1, 3, 1000]))
+        if draw(st.booleans()):  # a float-sized entry: off the grid, for repair to round down
+            quantity += step * D("0.37")
     anchor = price if price is not None and price > 0 else rules.tick_size * 10_000
     mark = anchor * draw(
         st.sampled_from([D("0.5"), D("0.99"), D("0.9999"), D(1), D("1.0001"), D("1.01"), D(2)])
@@ -193,3 +195,19 @@ def test_valid_orders_take_the_fast_path(
     if quantity <= rules.market_max_qty:
         quick = quick_check(rules, side, "MARKET", quantity, None, mark, False, False)
         assert quick == OrderCheck(True, quantity, None, 0, "", False)
+        # sized in floats, off the grid: repair rounds it down on the fast path too
+        off = quantity + rules.market_step_size * D("0.37")
+        quick = quick_check(rules, side, "MARKET", off, None, mark, False, False, True)
+        assert quick is not None and quick.repaired and quick.quantity == quantity
+        order = {
+            "side": side,
+            "order_type": "MARKET",
+            "quantity": off,
+            "price": None,
+            "mark_price": mark,
+            "reduce_only": False,
+            "close_position": False,
+            "max_quantity": None,
+            "repair": True,
+        }
+        assert _outcome(lambda: quick) == _outcome(lambda: _full(rules, order))
