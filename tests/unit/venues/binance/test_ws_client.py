@@ -158,13 +158,13 @@ async def test_a_silent_stream_is_treated_as_dead_and_reopened() -> None:
 
 async def test_server_pings_are_answered() -> None:
     settings = StreamSettings(
-        tick_s=0.005, ping_interval_s=0.05, pong_timeout_s=0.25, max_incoming_per_s=100
+        tick_s=0.005, ping_interval_s=0.05, pong_timeout_s=0.5, max_incoming_per_s=100
     )
     async with running(settings=settings) as srv:
         config = WsClientConfig(base_url=local_market_url(srv.port), **QUICK)
         async with MarketStreamClient(["BTCUSDT"], ["1m"], config) as client:
             await srv.wait_for(lambda: client.counters.connects == 1)
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(0.8)
             assert client.counters.reconnects == 0 and all(client.connected)
 
 

@@ -25,30 +25,36 @@ from .streams_helpers import (
     ws_client,
 )
 
+
+async def reply(ws: aiohttp.ClientWebSocketResponse, rid: int) -> object:
+    """The answer to request `rid`, skipping stream events sent meanwhile."""
+    return (await recv_until(ws, lambda f: f.get("id") == rid))[-1]
+
+
 ROOMY = StreamSettings(tick_s=0.005, max_incoming_per_s=1000)
 
 
 async def test_subscribe_unsubscribe_list_and_properties() -> None:
     async with running(settings=ROOMY) as srv, ws_client(srv.url("/market/ws")) as ws:
         await send(ws, {"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m", "x@y"], "id": 1})
-        assert await recv(ws) == {"result": None, "id": 1}
+        assert await reply(ws, 1) == {"result": None, "id": 1}
         await send(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 3})
-        assert await recv(ws) == {"result": ["btcusdt@kline_1m", "x@y"], "id": 3}
+        assert await reply(ws, 3) == {"result": ["btcusdt@kline_1m", "x@y"], "id": 3}
         await send(ws, {"method": "UNSUBSCRIBE", "params": ["x@y"], "id": 312})
-        assert await recv(ws) == {"result": None, "id": 312}
+        assert await reply(ws, 312) == {"result": None, "id": 312}
         await send(ws, {"method": "GET_PROPERTY", "params": ["combined"], "id": 2})
-        assert await recv(ws) == {"result": False, "id": 2}
+        assert await reply(ws, 2) == {"result": False, "id": 2}
         await send(ws, {"method": "SET_PROPERTY", "params": ["combined", True], "id": 5})
-        assert await recv(ws) == {"result": None, "id": 5}
+        assert await reply(ws, 5) == {"result": None, "id": 5}
         await send(ws, {"method": "GET_PROPERTY", "params": ["combined"], "id": 6})
-        assert await recv(ws) == {"result": True, "id": 6}
+        assert await reply(ws, 6) == {"result": True, "id": 6}
         await srv.step(T0 + MINUTE)
         frame = (await recv_until(ws, lambda f: f["data"]["k"]["x"]))[-1]
         assert frame["stream"] == "btcusdt@kline_1m" and frame["data"]["k"]["t"] == T0
         await send(ws, {"method": "UNSUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 7})
         await recv_until(ws, lambda f: f.get("id") == 7)
         await send(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 8})
-        assert await recv(ws) == {"result": [], "id": 8}
+        assert await reply(ws, 8) == {"result": [], "id": 8}
         assert srv.hub.subs == {}
 
 
