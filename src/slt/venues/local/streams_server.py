@@ -298,6 +298,8 @@ def add_stream_routes(app: web.Application, ex: LocalExchange, *, pump: bool = T
 
     async def private(request: web.Request) -> web.StreamResponse:
         key = request.match_info.get("s", "") or request.query.get("listenKey", "")
+        if hub.refusing():
+            return web.Response(status=503, text="Service Unavailable")
         if not users.valid(key):
             ws = web.WebSocketResponse()
             await ws.prepare(request)
