@@ -5,8 +5,9 @@
 * raw streams `/ws/<s1>/<s2>...` and combined `/stream?streams=<s1>/<s2>` (payloads wrapped in
   `{"stream":...,"data":...}`), on the legacy root and under `/market` and `/public`; a route
   serves only its stream kinds (`streams.ROUTES`), the legacy root serves all of them;
-* user data on `/private/ws/<listenKey>` (or `?listenKey=`) and, legacy, `/ws/<listenKey>`
-  (a path segment that is a live listenKey is the user stream, anything else a stream name).
+* user data on `/private/ws/<listenKey>` (or `?listenKey=<k>&events=A/B`, which keeps only
+  those event types) and, legacy, `/ws/<listenKey>` (a path segment that is a live listenKey
+  is the user stream, anything else a stream name).
 
 Every connection follows §9.2 with `StreamSettings`' numbers: the control messages of §9.3
 (`streams_control`), invalid JSON answered with code 3 and a disconnect, at most `max_streams`
@@ -70,6 +71,8 @@ class Connection:
         self.wakeup = asyncio.Event()
         self.closing = False
         self.skipped = 0
+        self.user_events: frozenset[str] | None = None
+        """User-event types this connection asked for (`?events=`); None: all."""
         self._close: tuple[int, str] | None = None
         self._incoming: deque[float] = deque()
         self._pings: dict[bytes, float] = {}
@@ -274,13 +277,18 @@ def add_stream_routes(app: web.Application, ex: LocalExchange, *, pump: bool = T
         _run_pump_with(app, ex)
 
     async def open_conn(
-        request: web.Request, route: str, combined: bool, names: list[str]
+        request: web.Request,
+        route: str,
+        combined: bool,
+        names: list[str],
+        user_events: frozenset[str] | None = None,
     ) -> web.StreamResponse:
         if hub.refusing():  # the drop_ws_connections fault: the stream server is "down"
             return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = Connection(ws, hub, users, route, combined)
+        conn.user_events = user_events
         await conn.serve(names)
         return ws
 
@@ -305,7 +313,8 @@ def add_stream_routes(app: web.Application, ex: LocalExchange, *, pump: bool = T
             await ws.prepare(request)
             await ws.close(code=CLOSE_POLICY, message=b"Invalid listenKey")
             return ws
-        return await open_conn(request, "private", False, [key])
+        events = _split(request.query.get("events", ""))
+        return await open_conn(request, "private", False, [key], frozenset(events) or None)
 
     for prefix, route in (("", "legacy"), ("/market", "market"), ("/public", "public")):
         app.router.add_get(f"{prefix}/ws", raw(route))

@@ -126,15 +126,18 @@ class UserStreams:
         return [lk.key for lk in gone]
 
     def publish(self, events: list[dict[str, Any]]) -> None:
-        """Send account events to every connection of every live key, in order."""
+        """Send account events to every connection of every live key, in order (a connection
+        opened with `?events=A/B` gets only those types)."""
         if not events:
             return
-        texts = [orjson.dumps(e).decode() for e in events]
+        texts = [(str(e.get("e", "")), orjson.dumps(e).decode()) for e in events]
         for lk in self.keys.values():
             for sink in list(lk.sinks):
-                for text in texts:
-                    sink.deliver(lk.key, text, True)
-                    self.delivered += 1
+                wanted = getattr(sink, "user_events", None)
+                for kind, text in texts:
+                    if wanted is None or kind in wanted:
+                        sink.deliver(lk.key, text, True)
+                        self.delivered += 1
 
     def pump(self, ex: LocalExchange) -> None:
         """Expire keys, then fan out what the account emitted since the last pump."""

@@ -158,3 +158,16 @@ async def test_unknown_listen_key_is_refused_on_private_and_a_stream_name_on_leg
             await ws.send_str('{"method":"LIST_SUBSCRIPTIONS","id":1}')
             frames = await recv_until(ws, lambda f: f.get("id") == 1)
             assert frames[-1] == {"result": ["nosuchkey"], "id": 1}
+
+
+async def test_events_query_keeps_only_the_asked_types() -> None:
+    ex = make_exchange()
+    ex.account = FakeAccount()
+    users = UserStreams()
+    key = users.create("slt-local-key")
+    url = f"/private/ws?listenKey={key}&events=ACCOUNT_UPDATE/ALGO_UPDATE"
+    async with running(ex, users=users) as srv, ws_client(srv.url(url)) as ws:
+        await srv.wait_for(lambda: users.keys[key].sinks)
+        account = {"e": "ACCOUNT_UPDATE", "E": 5, "T": 5, "a": {"m": "ORDER"}}
+        ex.account.events.extend([order_event(1), account])
+        assert await recv(ws) == account
