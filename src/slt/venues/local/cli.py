@@ -5,20 +5,17 @@ imported on first use), so whatever `slt data import` stored can be replayed. Th
 prints the base URL, the API key and secret it accepts and a ccxt snippet pointed at it, then
 serves until interrupted.
 
-The trading endpoints (`routes_trading`) and the account are always mounted. The listenKey
-endpoints and WebSocket streams are mounted when their modules are present
-(`slt.venues.local.userstream`, `slt.venues.local.streams_server`), looked up by name so the
-REST exchange does not depend on them.
+Everything is mounted through `assemble.start_local_exchange`: the public, trading and
+listenKey endpoints, the market and user-data WebSocket routes and the stream pump.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -30,10 +27,8 @@ from slt.config import ConfigError, load_settings
 from slt.domain import CandleSeries
 from slt.rules import bundled_rules
 from slt.storage import StorageError
-from slt.venues.local.endpoints import Endpoint
+from slt.venues.local.assemble import build_local_exchange, start_local_exchange
 from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
-from slt.venues.local.routes_trading import TRADING, build_account
-from slt.venues.local.server import build_app, build_exchange, serve
 
 exchange_app = typer.Typer(
     help="A local Binance USDⓈ-M exchange replaying stored candles (REST + WebSocket).",
@@ -85,14 +80,6 @@ def parse_start(value: str | None) -> int | None:
     return int(dt.timestamp() * 1000)
 
 
-def _optional(module: str, name: str) -> Any:
-    """`module.name` when that module exists, else None."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError:
-        return None
-
-
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -110,25 +97,16 @@ async def _load(config: Path | None, symbols: tuple[str, ...]) -> dict[str, Cand
     return series
 
 
-def _extras(ex: LocalExchange) -> list[Endpoint]:
-    extra: list[Endpoint] = list(TRADING)
-    listen = _optional("slt.venues.local.userstream", "USERSTREAM")
-    if listen:
-        extra.extend(listen)
-    return extra
-
-
 async def _run(ex: LocalExchange, host: str, port: int) -> None:
-    app = build_app(ex, _extras(ex))
-    add_streams = _optional("slt.venues.local.streams_server", "add_stream_routes")
-    if add_streams is not None:
-        add_streams(app, ex)
-    runner, bound = await serve(ex, host, port, app=app)
-    base = f"http://{host}:{bound}"
+    running = await start_local_exchange(ex, host, port)
+    base = running.base_url
     key, secret = next(iter(ex.api_keys.items()))
     console.print(f"Local exchange on [bold]{base}[/] (REST)", highlight=False)
-    if add_streams is not None:
-        console.print(f"WebSocket streams on ws://{host}:{bound}/ws/<stream>", highlight=False)
+    console.print(
+        f"WebSocket streams on ws://{host}:{running.port}/market/ws/<stream>, "
+        f"/market/stream?streams=…, user data on /private/ws/<listenKey>",
+        highlight=False,
+    )
     console.print(f"API key:    {key}\nAPI secret: {secret}", highlight=False)
     console.print(
         f"Replaying {', '.join(ex.market.symbols)} from "
@@ -141,7 +119,7 @@ async def _run(ex: LocalExchange, host: str, port: int) -> None:
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await running.close()
 
 
 @exchange_app.command("serve")
@@ -173,12 +151,16 @@ def serve_command(
     if not series:
         _fail("no 1m candles stored; import some with `slt data import FILE...`")
     start_ms = parse_start(start)
-    ex = build_exchange(
-        series, bundled_rules(), speed=speed, start_ms=start_ms, api_keys={api_key: api_secret}
+    ex = build_local_exchange(
+        series,
+        bundled_rules(),
+        speed=speed,
+        start_ms=start_ms,
+        api_keys={api_key: api_secret},
+        balance=str(balance),
     )
     if start_ms is not None and start_ms >= ex.market.last_close_ms:
         _fail("--start is after the last stored candle")
-    ex.account = build_account(ex.market, ex.rules, balance=str(balance))
     try:
         asyncio.run(_run(ex, host, port))
     except KeyboardInterrupt:

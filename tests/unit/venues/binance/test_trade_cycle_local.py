@@ -26,11 +26,8 @@ from slt.venues.binance.userstream import (
     UserStreamClient,
     decode_user_event,
 )
+from slt.venues.local.assemble import build_local_exchange, start_local_exchange
 from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
-from slt.venues.local.routes_trading import TRADING, build_account
-from slt.venues.local.server import build_app, build_exchange, serve
-from slt.venues.local.streams_server import add_stream_routes
-from slt.venues.local.userstream import USERSTREAM
 
 START = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
 MIN = 60_000
@@ -47,17 +44,14 @@ def btc() -> CandleSeries:
 
 @pytest.fixture
 async def venue(btc: CandleSeries) -> AsyncIterator[tuple[LocalExchange, BinanceRest]]:
-    ex = build_exchange({"BTCUSDT": btc}, speed=0, start_ms=START)
-    ex.account = build_account(ex.market, ex.rules)
-    app = build_app(ex, [*TRADING, *USERSTREAM])
-    add_stream_routes(app, ex)
-    runner, port = await serve(ex, app=app)
-    rest = BinanceRest(local(port), DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout_s=5)
+    ex = build_local_exchange({"BTCUSDT": btc}, speed=0, start_ms=START)
+    running = await start_local_exchange(ex)
+    rest = BinanceRest(local(running.port), DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout_s=5)
     try:
         yield ex, rest
     finally:
         await rest.close()
-        await asyncio.wait_for(runner.cleanup(), 10)
+        await asyncio.wait_for(running.close(), 10)
 
 
 async def _until(client: UserStreamClient, want: type, pred: object = None) -> list[UserEvent]:
