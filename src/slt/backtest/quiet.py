@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 from slt.domain.candle import F64, I64
 from slt.domain.numbers import as_float
@@ -25,7 +26,7 @@ from slt.engine.state import EngineState
 def _fill(
     equity: F64,
     in_market: np.ndarray,
-    closes: F64,
+    closes: List[F64],
     seg_start: I64,
     seg_stop: I64,
     seg_balance: F64,
@@ -45,9 +46,9 @@ def _fill(
                 equity[g] = balance
                 continue
             k = first
-            value = (closes[pos_row[k], g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
+            value = (closes[pos_row[k]][g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
             for k in range(first + 1, first + count):
-                value = value + (closes[pos_row[k], g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
+                value = value + (closes[pos_row[k]][g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
             equity[g] = value + balance
             in_market[g] = True
 
@@ -85,7 +86,8 @@ class QuietSteps:
         """Write every recorded run's equity and exposure."""
         if not self._start:
             return
-        closes = np.stack([close_grid[s] for s in self._symbols])
+        # the symbols' own close arrays, not a stacked copy of them (megabytes on long runs)
+        closes = List([np.ascontiguousarray(close_grid[s]) for s in self._symbols])
         ints, floats = np.int64, np.float64
         _fill(
             equity,
