@@ -7,9 +7,11 @@ everything else in one place:
 * the request weight: each call is charged to the `WeightGovernor` before it is made, and the
   governor is corrected from the answer's `X-MBX-USED-WEIGHT-1M` (and stopped by 429/418);
 * errors: every failure becomes one of `slt.venues.binance.errors`' kinds;
-* retries: reads are retried with exponential backoff and jitter on temporary errors only; an
-  order is never re-sent blindly — after an unclear failure it is looked up by its client id,
-  and only an order the exchange does not know is sent again, with the same id (so a copy
+* retries: reads are retried with exponential backoff and jitter on temporary errors only; a
+  -1021 (clock skew) re-measures the clock offset and retries, orders included, since the
+  exchange refused the request before processing it; an order is never re-sent blindly —
+  after an unclear failure it is looked up by its client id, and only an order the exchange
+  does not know is sent again, with the same id (so a copy
   that did land meanwhile is refused as a duplicate, never doubled).
 
 Orders go out as exact strings that `slt.rules` already validated and rounded (ccxt's implicit
@@ -22,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from slt.domain import OrderRequest
+from slt.rules import SymbolRules
 from slt.venues.binance.errors import (
     OrderRejected,
     OrderStateUnknown,
@@ -35,6 +40,7 @@ from slt.venues.binance.errors import (
     classify,
 )
 from slt.venues.binance.governor import WeightGovernor
+from slt.venues.binance.orders import LeverageCache, order_params
 from slt.venues.binance.urls import VenueUrls
 
 # (ccxt implicit method, request weight, whether it places or cancels orders)
@@ -104,6 +110,7 @@ class BinanceRest:
         self.backoff_s = backoff_s
         self._exchange_info: dict[str, Any] | None = None
         self._brackets: list[dict[str, Any]] | None = None
+        self.leverage = LeverageCache()
 
     async def close(self) -> None:
         await self.client.close()
@@ -128,11 +135,17 @@ class BinanceRest:
                 result = await getattr(self.client, method)(args)
             except Exception as exc:
                 error = await self._failure(exc, places_order)
-                retry = isinstance(error, VenueTemporaryError) and not places_order
+                # -1021 is refused before any processing, so even an order may go again, once
+                # the clock offset is measured anew.
+                skewed = error.code == -1021
+                retry = isinstance(error, VenueTemporaryError) and (skewed or not places_order)
                 if not retry or attempt >= self.retries:
                     raise error from exc
                 attempt += 1
-                await asyncio.sleep(self._delay(attempt, error))
+                if skewed and name != "time":
+                    await self.sync_time()
+                else:
+                    await asyncio.sleep(self._delay(attempt, error))
                 continue
             await self.governor.observe(self._header("x-mbx-used-weight-1m"))
             return result
@@ -209,6 +222,17 @@ class BinanceRest:
         await self._call("keep_alive")
 
     # orders --------------------------------------------------------------------------------------
+    async def submit(
+        self, order: OrderRequest, rules: SymbolRules, mark_price: Decimal
+    ) -> dict[str, Any]:
+        """Check `order` with `slt.rules` (refused locally, with Binance's code, when the
+        exchange would refuse it), set its leverage when it carries one that differs from the
+        symbol's, and place it (`place_order`)."""
+        params = order_params(order, rules, mark_price)
+        if order.leverage is not None:
+            await self.leverage.ensure(self, order.symbol, order.leverage)
+        return await self.place_order(params)
+
     async def place_order(self, params: Mapping[str, str]) -> dict[str, Any]:
         """Send one order (`params` as Binance names them, values exact strings, with
         `newClientOrderId`; conditional types carry `triggerPrice`/`clientAlgoId` and go to the
