@@ -26,6 +26,7 @@ import msgspec
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from slt.venues.binance.backoff import Backoff
 from slt.venues.binance.rest import BinanceRest
 
 
@@ -174,15 +175,15 @@ class UserStreamClient:
         *,
         base_url: str | None = None,
         keepalive_s: float = 1800.0,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff: Backoff | None = None,
         open_timeout_s: float = 10.0,
+        rng: random.Random | None = None,
     ) -> None:
         self.rest = rest
         self.base_url = base_url or rest.urls.ws_private
         self.keepalive_s = keepalive_s
-        self.backoff_initial_s = backoff_initial_s
-        self.backoff_max_s = backoff_max_s
+        self.backoff = backoff or Backoff()
+        self._rng = rng or random.Random()
         self.open_timeout_s = open_timeout_s
         self.counters = UserStreamCounters()
         self.listen_key: str | None = None
@@ -223,10 +224,6 @@ class UserStreamClient:
         while True:
             yield await self._queue.get()
 
-    def _backoff(self, attempt: int) -> float:
-        step = min(self.backoff_initial_s * 2 ** max(attempt - 1, 0), self.backoff_max_s)
-        return float(step * random.uniform(0.5, 1.0))
-
     async def _run(self) -> None:
         attempt = 0
         while True:
@@ -245,8 +242,8 @@ class UserStreamClient:
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError):
                 pass
             self._connected.clear()
+            await asyncio.sleep(self.backoff.delay(attempt, self._rng))
             attempt += 1
-            await asyncio.sleep(self._backoff(attempt))
             with contextlib.suppress(Exception):
                 self.listen_key = await self.rest.new_listen_key()
 

@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from slt.domain import Candle
 from slt.domain.candle import INTERVAL_MS
+from slt.venues.binance.backoff import Backoff
 from slt.venues.binance.urls import PRODUCTION, TESTNET, local
 
 PRODUCTION_MARKET_URL = PRODUCTION.ws_market
@@ -210,8 +211,8 @@ class MarketStreamClient:
     def backoff(self, attempt: int) -> float:
         """Wait before reconnect attempt `attempt` (0-based): exponential, capped, jittered."""
         c = self.config
-        step = min(c.backoff_max_s, c.backoff_initial_s * c.backoff_factor**attempt)
-        return step * (1 - c.jitter * self._rng.random())
+        pace = Backoff(c.backoff_initial_s, c.backoff_max_s, c.backoff_factor, c.jitter)
+        return pace.delay(attempt, self._rng)
 
     async def _run(self, index: int, url: str) -> None:
         c = self.config

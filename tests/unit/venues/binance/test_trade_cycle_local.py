@@ -15,6 +15,7 @@ import pytest
 from slt.data.csv_import import parse_file
 from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
 from slt.domain import CandleSeries
+from slt.venues.binance.backoff import Backoff
 from slt.venues.binance.rest import BinanceRest
 from slt.venues.binance.urls import local
 from slt.venues.binance.userstream import (
@@ -126,7 +127,7 @@ async def test_a_dropped_stream_reconnects_with_a_gap_marker(
     venue: tuple[LocalExchange, BinanceRest],
 ) -> None:
     ex, rest = venue
-    async with asyncio.timeout(30), UserStreamClient(rest, backoff_initial_s=0.05) as stream:
+    async with asyncio.timeout(30), UserStreamClient(rest, backoff=Backoff(0.05)) as stream:
         await stream.wait_connected(5)
         ex.faults.drop_ws_connections = True
         await asyncio.sleep(0.3)
