@@ -55,6 +55,9 @@ class Waker:
         # re-created at every close (new mark), but its levels change only when its size, stop
         # or margin do, and a re-created position carries the very same field objects.
         self._last_levels: dict[str, _LastLevels] = {}
+        # step_at_or_after of the few deadlines asked again at every wake-up (a position's time
+        # exit, the next funding): the time grid never changes during a run
+        self._steps_at: dict[int, int] = {}
 
     def next_step(self, g: int) -> int:
         """The first step ≥ g at which the engine or the venue could act."""
@@ -86,12 +89,12 @@ class Waker:
             sym = pos.symbol
             ser = self.series[sym]
             steps = tl.steps[sym]
-            bound = min(nxt, tl.step_at_or_after(pos.entry_time_ms + hold_ms))
+            bound = min(nxt, self._step_at(pos.entry_time_ms + hold_ms))
             # The last candle before a gap sets the mark the engine keeps using: see it.
             bound = min(bound, tl.next_segment_end(sym, g))
             vpos = venue.positions.get(sym)
             if vpos is not None:
-                bound = min(bound, tl.step_at_or_after(vpos.next_funding_ms))
+                bound = min(bound, self._step_at(vpos.next_funding_ms))
             if tl.regular:
                 r0, r_end = g, bound
             else:
@@ -134,6 +137,14 @@ class Waker:
                 return step
             i += 1
         return len(tl)
+
+    def _step_at(self, time_ms: int) -> int:
+        step = self._steps_at.get(time_ms)
+        if step is None:
+            if len(self._steps_at) >= 4096:
+                self._steps_at.clear()
+            step = self._steps_at[time_ms] = self.tl.step_at_or_after(time_ms)
+        return step
 
     def _close_wake_levels(self, pos: Position) -> tuple[float, float]:
         # Identity, not equality: no number is hashed or compared, and a changed field is always

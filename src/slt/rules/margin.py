@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
-from slt.rules.margin_fast import StopProbe
 from slt.rules.margin_fast import liquidation as _liquidation  # noqa: F401  (tests read it here)
 from slt.rules.margin_fast import remembered_liquidation as _remembered
 from slt.rules.margin_fast import table_of as _table_of
-from slt.rules.margin_screen import clears_up_to
+from slt.rules.margin_probe import StopProbe, clears_up_to
 from slt.rules.rounding import CALC
 from slt.rules.symbol import SymbolRules
 
@@ -102,9 +101,9 @@ def max_leverage_within_stop(
 
     Every probe of the bisection gets the answer a full liquidation solve would give, most of
     them from a closed-form wallet threshold instead of a solve, and when that threshold answers
-    every probe the bisection could make, its answer is read off without probing (see
-    `slt.rules.margin_fast.StopProbe`; `slt.rules.margin_screen` makes the commonest such
-    check, "even the cap clears", in floats); the result is that of the plain bisection.
+    every probe the bisection could make, its answer is read off without probing; the commonest
+    such case, "even the cap clears", is first checked in floats (see slt.rules.margin_probe).
+    The result is that of the plain bisection.
     """
     _check_side(side)
     if quantity <= _ZERO or entry_price <= _ZERO or stop_price <= _ZERO:

@@ -1,5 +1,6 @@
 """The fast paths behind `slt.rules.margin`: a prepared bracket table, a liquidation solve that
-computes only the candidates near the root, the leverage search's probe, and the memo.
+computes only the candidates near the root, and the memo (the leverage search's probes are in
+margin_probe.py).
 
 A backtest asks for liquidation prices thousands of times, so the two searches take shortcuts,
 none of which may change a result by a single digit (tests/unit/rules/test_margin_fastpath.py
@@ -9,15 +10,15 @@ a consistent table (maintenance margin continuous) the margin surplus is monoton
 and its value at each bracket floor costs one addition; a candidate whose surplus at its floor or
 cap is further from zero than any 50-digit rounding can reach cannot pass the plain algorithm's
 own test, so only the one or two candidates near the root are computed, with the plain arithmetic.
-The leverage search keeps the plain bisection's answer, but a probe whose wallet is clearly
-above or below the wallet at which liquidation sits exactly on the limit (a closed form) is
-answered from that comparison; only probes near the boundary, or near a bracket floor, are solved.
-Tables or inputs outside the range these error bounds are made for take the plain route.
+The leverage search (margin_probe.py) keeps the plain bisection's answer, but a probe whose
+wallet is clearly above or below the wallet at which liquidation sits exactly on the limit (a
+closed form) is answered from that comparison; only probes near the boundary, or near a bracket
+floor, are solved. Tables or inputs outside the range these error bounds are made for take the
+plain route.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from decimal import (
     Context,
@@ -60,8 +61,7 @@ from slt.rules.rounding import CALC
 # addition each: H(F_i) = s(WB − s N0) + (F_i − s MM(F_i)), the bracket's part prepared here.
 
 _ZERO = Decimal(0)  # comparisons with a Decimal zero skip converting an int on every call
-_TOLERANCE = Decimal("1e-40")  # EPS per unit of scale
-_MARGIN = Decimal("1e-30")  # how clearly a leverage probe must miss the limit to skip the solve
+TOLERANCE = Decimal("1e-40")  # EPS per unit of scale
 _MAX_RATIO = Decimal("0.99")  # the error bounds above assume 1 − m >= 0.01
 _EXPONENT_LIMIT = 1000  # beyond 10^±1000 the plain route: no result gets near under/overflow
 _EXACT = Context(prec=10_000, traps=[Inexact, InvalidOperation, Overflow, DivisionByZero])
@@ -114,7 +114,7 @@ class Table:
             self.wall_short = tuple(k + f for f, k in zip(self.floors, levels, strict=True))
 
 
-def _moderate(value: Decimal) -> bool:
+def moderate(value: Decimal) -> bool:
     return value.is_finite() and -_EXPONENT_LIMIT <= value.adjusted() <= _EXPONENT_LIMIT
 
 
@@ -229,7 +229,7 @@ def _liquidation_near(
     t = sq * entry
     lift = table.lift_long if side == 1 else table.lift_short
     shifted = wallet - t if side == 1 else t - wallet  # H(F_i) = shifted + lift[i]
-    eps = (abs(wallet) + abs(t) + table.scale) * _TOLERANCE
+    eps = (abs(wallet) + abs(t) + table.scale) * TOLERANCE
     count = table.count
     heights: list[Decimal | None] = [None] * count
     # k = the last floor with H <= 0, i.e. the bracket holding x* (−1: x* below zero)
@@ -285,118 +285,9 @@ def liquidation(
     table: Table, side: int, quantity: Decimal, entry: Decimal, wallet: Decimal
 ) -> Decimal | None:
     """Inside localcontext(CALC): the shortcut when its error bounds hold, else the plain way."""
-    if table.trusted and _moderate(quantity) and _moderate(entry) and _moderate(wallet):
+    if table.trusted and moderate(quantity) and moderate(entry) and moderate(wallet):
         return _liquidation_near(table, side, quantity, entry, wallet)
     return _liquidation_all(table, side, quantity, entry, wallet)
-
-
-class StopProbe:
-    """`clears(leverage)` of the bisection: is liquidation at this leverage beyond the limit?
-
-    Exactly the plain test (wallet = Q × EP / L in CALC, solve, compare with the limit), except
-    that a wallet clearly above or below `required` — the wallet at which the exact liquidation
-    notional is Q × limit, so that more wallet always clears — is answered without solving. That
-    is safe because any root the plain algorithm can report lies within 200 EPS of the exact one
-    (module notes), far inside `_MARGIN`; and where a missing root (None) would flip the answer,
-    the probe must also be clear of every bracket floor, so that a root exists. Runs inside
-    localcontext(CALC).
-    """
-
-    __slots__ = (
-        "entry",
-        "entry_notional",
-        "eps",
-        "hazards",
-        "limit",
-        "margin",
-        "quantity",
-        "required",
-        "side",
-        "table",
-        "upper",
-    )
-
-    def __init__(
-        self,
-        table: Table,
-        side: int,
-        quantity: Decimal,
-        entry: Decimal,
-        entry_notional: Decimal,
-        limit: Decimal,
-        upper: int,
-    ) -> None:
-        self.table, self.side, self.quantity, self.entry = table, side, quantity, entry
-        self.entry_notional, self.limit, self.upper = entry_notional, limit, upper
-        self.required: Decimal | None = None
-        self.margin = self.eps = _ZERO
-        self.hazards: list[Decimal] | None = None
-        shortcut = (
-            table.trusted
-            and _moderate(quantity)
-            and _moderate(entry)
-            and _moderate(limit)
-            and _moderate(entry_notional)  # so every probe's wallet N0 / L is moderate too
-            and limit > _ZERO  # a long's limit at or below zero: only "cannot be liquidated" clears
-        )
-        if not shortcut:
-            return
-        t = side * quantity * entry
-        limit_notional = quantity * limit
-        index = bisect.bisect_right(table.floors, limit_notional) - 1
-        maintenance = limit_notional * table.ratios[index] - table.cums[index]
-        # G(Q × limit) >= 0  <=>  wallet >= s N0 − s Q limit + MM(Q limit)
-        self.required = t - side * limit_notional + maintenance
-        self.margin = (abs(t) + abs(limit_notional) + table.scale) * _MARGIN
-        self.eps = (abs(entry_notional) + abs(t) + table.scale) * _TOLERANCE  # wallet <= N0
-
-    def _near_a_floor(self, wallet: Decimal) -> bool:
-        """Is the surplus at some bracket floor within EPS of zero for this wallet?"""
-        if self.hazards is None:
-            # the wallets at which the surplus is zero at a floor, within the probes' range
-            t = self.side * self.quantity * self.entry
-            walls = self.table.wall_long if self.side == 1 else self.table.wall_short
-            lowest = self.entry_notional / self.upper - self.eps
-            highest = self.entry_notional + self.eps
-            self.hazards = [t + w for w in walls if lowest <= t + w <= highest]
-        return any(abs(wallet - w) <= self.eps for w in self.hazards)
-
-    def settled(self) -> int | None:
-        """The bisection's answer when the wallet comparison alone answers every probe it could
-        make, else None (the bisection then runs). G is the largest leverage whose wallet clearly
-        clears; wallets only shrink as leverage grows (so do their rounded values), so G clear
-        and G + 1 clearly short means every probe at or below G clears and every one above does
-        not, exactly as `clears` would say. Where a wallet near a bracket floor could change
-        such an answer, none is given."""
-        if self.required is None:
-            return None
-        upper, margin, notional = self.upper, self.margin, self.entry_notional
-        threshold = self.required + margin
-        guess = upper if threshold <= _ZERO else min(upper, int(notional / threshold))
-        if guess >= 1 and not notional / guess - self.required > margin:
-            return None
-        if guess < upper and not notional / (guess + 1) - self.required < -margin:
-            return None
-        if self.side == -1 or guess < upper:  # some answer would depend on the floors
-            self._near_a_floor(notional)
-            if self.hazards:
-                return None
-        return guess
-
-    def clears(self, leverage: int) -> bool:
-        wallet = self.entry_notional / leverage
-        if self.required is not None:
-            gap = wallet - self.required
-            # clearly beyond the limit (and, for a short, certainly liquidated somewhere)
-            if gap > self.margin and (self.side == 1 or not self._near_a_floor(wallet)):
-                return True
-            # clearly short of the limit (and, for a long, certainly liquidated somewhere)
-            if gap < -self.margin and (self.side == -1 or not self._near_a_floor(wallet)):
-                return False
-        price = liquidation(self.table, self.side, self.quantity, self.entry, wallet)
-        if price is None:
-            return self.side == 1  # a long that cannot be liquidated is safe; a short never is
-        return price <= self.limit if self.side == 1 else price >= self.limit
 
 
 _SOLVED: dict[tuple[Table, int, str, str, str], Decimal | None] = {}
