@@ -10,13 +10,15 @@ Choices where the replay has less than Binance:
   statuses unchanged: it is what clients parse and expect. Only `serverTime` is current and
   `rateLimits` state the limits this exchange enforces. Market-data calls for a symbol without
   replayed candles answer -1121.
-- Kline rows: prices with the symbol's `pricePrecision` decimals (interpolated prices of a
-  forming candle rounded to the nearest tick first), volumes with `quantityPrecision`. The
-  stored candles have no trades, so quote volume is Σ close × volume over the 1m candles (exact
-  for a closed 1m row), printed with pricePrecision + quantityPrecision decimals (the decimals
-  an exact Σ price × qty has); taker-buy volumes are half of the volumes; the number of trades
-  counts one pseudo trade per 1m candle, whose id is the candle's row in the stored series
-  (ticker `firstId`/`lastId`/`count` use the same ids).
+- Kline rows: the replay's candles (`MarketReplay.klines`) written by `market_text.kline_text`,
+  as the kline streams write them: prices with the symbol's price decimals (interpolated prices
+  of a forming candle rounded to the nearest tick first), volumes with its quantity decimals.
+  The stored candles have no trades: quote volume, trade count and taker-buy volumes are the
+  ones `market` defines (volume × typical price, one synthetic trade per market second, half),
+  so a row equals the stream's update for the same candle string for string.
+- 24 h ticker: the 1m candles of the window combined the same way (`market.combine`):
+  `quoteVolume` and `count` are their sums, `firstId`/`lastId` the synthetic trade ids the
+  streams' `f`/`L` use, `weightedAvgPrice` = quote volume / volume.
 - Mark and index price are the last price (the replay has no index), 8 decimals as fapi prints
   them; the funding rate is a constant 0.0001 every 8 h (`FUNDING_RATE`), like the backtest's
   default `fees.funding_rate`.
@@ -28,19 +30,26 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-import numpy as np
-
-from slt.rules import DEFAULT_MAKER_RATE, DEFAULT_TAKER_RATE, Rounding, SymbolRules, round_to_step
+from slt.rules import DEFAULT_MAKER_RATE, DEFAULT_TAKER_RATE, SymbolRules
 from slt.rules.bundled import EXCHANGE_INFO_FILE
 from slt.venues.local.clock import wall_ms
 from slt.venues.local.endpoints import Endpoint, Params, Security, fixed, with_symbol
 from slt.venues.local.errors import api_error
 from slt.venues.local.exchange import LocalExchange
-from slt.venues.local.market import Kline
+from slt.venues.local.market import Kline, combine
+from slt.venues.local.market_text import (
+    Precision,
+    fixed_str,
+    kline_text,
+    precision_of,
+    price_text,
+    qty_text,
+    quote_text,
+)
 
 FUNDING_RATE = Decimal("0.0001")
 INTEREST_RATE = Decimal("0.0001")
@@ -58,36 +67,6 @@ def server_time_ms(ex: LocalExchange) -> int:
     wall = ex.limits.wall() if ex.limits is not None else wall_ms()
     skew = ex.faults.clock_skew_ms if ex.faults is not None else 0
     return int(wall) + int(skew)
-
-
-# formatting -------------------------------------------------------------------------------------
-def fixed_str(value: Decimal, places: int) -> str:
-    """`value` with exactly `places` decimals (half-even), never in exponent notation."""
-    return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):f}"
-
-
-def _dec(x: float) -> Decimal:
-    """A stored float as the decimal it was read from (its shortest repr)."""
-    return Decimal(repr(float(x)))
-
-
-def price_decimals(sr: SymbolRules) -> int:
-    tick_places = -int(sr.tick_size.normalize().as_tuple().exponent)
-    return max(sr.price_precision, tick_places)
-
-
-def fmt_price(sr: SymbolRules, x: float, places: int | None = None) -> str:
-    """A price on the symbol's tick grid (nearest tick) with its price decimals."""
-    on_tick = round_to_step(_dec(x), sr.tick_size, Rounding.NEAREST)
-    return fixed_str(on_tick, price_decimals(sr) if places is None else places)
-
-
-def fmt_qty(sr: SymbolRules, x: float) -> str:
-    return fixed_str(_dec(x), sr.quantity_precision)
-
-
-def fmt_quote(sr: SymbolRules, x: float) -> str:
-    return fixed_str(_dec(x), price_decimals(sr) + sr.quantity_precision)
 
 
 # parameters -------------------------------------------------------------------------------------
@@ -176,41 +155,21 @@ def klines_weight(params: Params) -> int:
     return 5 if limit <= 1000 else 10
 
 
-def _pseudo_trades(
-    ex: LocalExchange, symbol: str, start: int, end: int, now: int
-) -> tuple[int, int, float]:
-    """(first row, row count, Σ close × volume) of the 1m candles opened in [start, end] and
-    visible at `now` (a forming one counted as revealed so far)."""
-    s = ex.market.get(symbol)
-    ot = s.open_time
-    a = int(np.searchsorted(ot, start, "left"))
-    b = int(np.searchsorted(ot, min(end, now), "right"))
-    if b <= a:
-        return a, 0, 0.0
-    quote = float(np.dot(s.close[a : b - 1], s.volume[a : b - 1]))
-    forming = ex.market.forming(symbol, now)
-    if forming is not None and forming.open_time == int(ot[b - 1]):
-        quote += forming.close * forming.volume
-    else:
-        quote += float(s.close[b - 1]) * float(s.volume[b - 1])
-    return a, b - a, quote
-
-
-def kline_row(ex: LocalExchange, sr: SymbolRules, k: Kline, now: int) -> list[Any]:
+def kline_row(p: Precision, k: Kline) -> list[Any]:
     """One 12-field row of `GET /fapi/v1/klines` (§5.4; module docstring for fields 7-10)."""
-    _, trades, quote = _pseudo_trades(ex, k.symbol, k.open_time, k.close_time, now)
+    text = kline_text(k, p)
     return [
         k.open_time,
-        fmt_price(sr, k.open),
-        fmt_price(sr, k.high),
-        fmt_price(sr, k.low),
-        fmt_price(sr, k.close),
-        fmt_qty(sr, k.volume),
+        text.open,
+        text.high,
+        text.low,
+        text.close,
+        text.volume,
         k.close_time,
-        fmt_quote(sr, quote),
-        trades,
-        fmt_qty(sr, k.volume / 2),
-        fmt_quote(sr, quote / 2),
+        text.quote_volume,
+        k.trades,
+        text.taker_buy_volume,
+        text.taker_buy_quote_volume,
         "0",
     ]
 
@@ -230,53 +189,47 @@ async def klines(ex: LocalExchange, params: Params) -> list[list[Any]]:
     sr = _rules(ex, symbol)
     now = ex.market.now_ms()
     rows = ex.market.klines(symbol, interval, start_ms=start, end_ms=end, limit=limit, now_ms=now)
-    return [kline_row(ex, sr, k, now) for k in rows]
+    p = precision_of(sr)
+    return [kline_row(p, k) for k in rows]
 
 
 def _ticker(ex: LocalExchange, symbol: str, now: int) -> dict[str, Any]:
     sr = _rules(ex, symbol)
+    p = precision_of(sr)
     window = ex.market.window(symbol, DAY_MS, now)
     zero = Decimal(0)
-    pp = price_decimals(sr)
     if window:
-        first_id, _, quote = _pseudo_trades(ex, symbol, window[0].open_time, now, now)
-        volume = sum(k.volume for k in window)
-        open_, last = (
-            Decimal(fmt_price(sr, window[0].open)),
-            Decimal(fmt_price(sr, window[-1].close)),
-        )
-        high = max(k.high for k in window)
-        low = min(k.low for k in window)
+        day = combine(window, "1m", window[0].open_time, window[-1].close_time, False)
+        open_, last = Decimal(price_text(p, day.open)), Decimal(price_text(p, day.close))
         change = last - open_
         pct = change / open_ * 100 if open_ else zero
-        avg = quote / volume if volume else float(last)
-        count = len(window)
+        avg = day.quote_volume / day.volume if day.volume else float(last)
         out = {
-            "priceChange": fixed_str(change, pp),
+            "priceChange": fixed_str(change, p.price),
             "priceChangePercent": fixed_str(pct, 3),
-            "weightedAvgPrice": fmt_price(sr, avg),
-            "lastPrice": fixed_str(last, pp),
-            "lastQty": fixed_str(sr.min_qty, sr.quantity_precision),
-            "openPrice": fixed_str(open_, pp),
-            "highPrice": fmt_price(sr, high),
-            "lowPrice": fmt_price(sr, low),
-            "volume": fmt_qty(sr, volume),
-            "quoteVolume": fmt_quote(sr, quote),
+            "weightedAvgPrice": price_text(p, avg),
+            "lastPrice": fixed_str(last, p.price),
+            "lastQty": fixed_str(sr.min_qty, p.qty),
+            "openPrice": fixed_str(open_, p.price),
+            "highPrice": price_text(p, day.high),
+            "lowPrice": price_text(p, day.low),
+            "volume": qty_text(p, day.volume),
+            "quoteVolume": quote_text(p, day.quote_volume),
         }
-        ids = (first_id, first_id + count - 1, count)
+        ids = (day.first_trade_id, day.last_trade_id, day.trades)
     else:
-        z = fixed_str(zero, pp)
+        z = fixed_str(zero, p.price)
         out = {
             "priceChange": z,
             "priceChangePercent": "0.000",
             "weightedAvgPrice": z,
             "lastPrice": z,
-            "lastQty": fixed_str(zero, sr.quantity_precision),
+            "lastQty": fixed_str(zero, p.qty),
             "openPrice": z,
             "highPrice": z,
             "lowPrice": z,
-            "volume": fixed_str(zero, sr.quantity_precision),
-            "quoteVolume": fmt_quote(sr, 0.0),
+            "volume": fixed_str(zero, p.qty),
+            "quoteVolume": quote_text(p, 0.0),
         }
         ids = (-1, -1, 0)
     return {
@@ -301,11 +254,9 @@ async def ticker_price(ex: LocalExchange, params: Params) -> Any:
     now = ex.market.now_ms()
     items = []
     for symbol in _replayed(ex, params):
-        sr = _rules(ex, symbol)
+        p = precision_of(_rules(ex, symbol))
         last = ex.market.last_price(symbol, now)
-        price = (
-            fmt_price(sr, last) if last is not None else fixed_str(Decimal(0), price_decimals(sr))
-        )
+        price = price_text(p, last) if last is not None else fixed_str(Decimal(0), p.price)
         items.append({"symbol": symbol, "price": price, "time": now})
     return items[0] if params.get("symbol") else items
 
@@ -316,9 +267,9 @@ def next_funding_ms(now_ms: int) -> int:
 
 
 def _premium(ex: LocalExchange, symbol: str, now: int) -> dict[str, Any]:
-    sr = _rules(ex, symbol)
+    p = precision_of(_rules(ex, symbol))
     mark = ex.market.mark_price(symbol, now)
-    mark_s = fmt_price(sr, mark, MARK_DECIMALS) if mark is not None else fixed_str(Decimal(0), 8)
+    mark_s = price_text(p, mark, MARK_DECIMALS) if mark is not None else fixed_str(Decimal(0), 8)
     return {
         "symbol": symbol,
         "markPrice": mark_s,

@@ -21,7 +21,8 @@ Fault switches (`faults.Faults`, read with getattr so any object with these name
 their due closes going out, in order, when released; `malformed_frames` (int) precedes that
 many of the next frames with one that is not JSON.
 
-Payload shapes and number formats are in `streams_payloads`. Connections (`streams_server`)
+Candles are `MarketReplay.kline`, the very candles the REST klines show; payload shapes are in
+`streams_payloads`, number formats in `market_text`. Connections (`streams_server`)
 are `Sink`s: the hub hands each one the event's JSON text and whether it is a closing update,
 which a slow connection must never drop. `run_streams` is the pump task.
 """
@@ -40,13 +41,11 @@ import orjson
 
 from slt.domain.candle import INTERVAL_MS
 from slt.rules import funding_times
+from slt.venues.local.market_text import Precision, precision_for
 from slt.venues.local.streams_payloads import (
-    Precision,
     book_ticker_payload,
-    kline_at,
     kline_payload,
     mark_price_payload,
-    precision_for,
 )
 
 if TYPE_CHECKING:
@@ -284,7 +283,7 @@ class StreamHub:
             if int(ot[a]) >= st.cursor + period:  # no data in this candle: jump to the next
                 st.cursor = int(ot[a]) - int(ot[a]) % period
                 continue
-            k = kline_at(self.ex.market, spec, st.cursor, st.cursor + period, p.tick)
+            k = self.ex.market.kline(spec.symbol, spec.interval, st.cursor, st.cursor + period)
             if k is not None:
                 self._emit(name, kline_payload(k, st.cursor + period, p), True)
             st.cursor += period
@@ -295,7 +294,7 @@ class StreamHub:
         capped = speed == 0 or speed > 1
         if capped and st.updates >= self.settings.max_kline_updates:
             return
-        k = kline_at(self.ex.market, spec, st.cursor, now, p.tick)
+        k = self.ex.market.kline(spec.symbol, spec.interval, st.cursor, now)
         if k is None or k.closed:
             return
         payload = kline_payload(k, now, p)

@@ -5,16 +5,12 @@ symbol, so every number here is formatted with the symbol's `pricePrecision` /
 `quantityPrecision` from the exchange rules (the local exchange's own, else the bundled
 capture). A stored candle's closing update therefore reads back exactly as stored.
 
-The replay knows only OHLCV, so the other kline fields are derived, deterministically and the
-same at any replay speed:
-
-* `q` (quote volume) = Σ volume × (open + high + low + close) / 4 over the 1m candles, with
-  pricePrecision + quantityPrecision decimals (a price × quantity product has that many);
-* `V` / `Q` (taker-buy volumes) = half of `v` / `q`: the replay has no trade sides;
-* trades: one per market second of a 1m candle with volume (`n` = 60 for a closed 1m candle);
-  ids count seconds since the epoch, so `f` = the candle's first second, `L` = `f + n − 1`,
-  increasing from candle to candle; `f` = `L` = −1 when `n` is 0;
-* `B` = "0" (Binance's "ignore").
+A kline is the replay's `Kline` (`market.MarketReplay.kline`) written by
+`market_text.kline_text`, exactly as the REST klines write it: the fields the replay does not
+have (quote volume, trade count and ids, taker-buy volumes) are defined once in `market`, so a
+closed candle's closing update and its `GET /fapi/v1/klines` row carry the same strings. `f` /
+`L` are the candle's first and last synthetic trade ids (−1 without trades); `B` = "0"
+(Binance's "ignore").
 
 Book ticker: the replay has no order book, so the best bid is the last price rounded down to the
 tick and the best ask one tick above it (a synthetic spread of exactly one tick that always
@@ -28,48 +24,12 @@ the last price (as `MarketReplay.mark_price` says), with eight decimals as Binan
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
+from slt.venues.local.market import Kline
+from slt.venues.local.market_text import Precision, kline_text
 
-from slt.rules import ExchangeRules, bundled_rules
-from slt.venues.local.market import BASE_MS, MarketReplay
-
-FALLBACK_PRICE_DECIMALS = 8
-FALLBACK_QTY_DECIMALS = 3
 MARK_DECIMALS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Precision:
-    """How one symbol's numbers are written: decimals of prices and quantities, and grids."""
-
-    price: int
-    qty: int
-    tick: float
-    step: float
-
-    @property
-    def quote(self) -> int:
-        return self.price + self.qty
-
-
-def precision_for(rules: ExchangeRules | None, symbol: str) -> Precision:
-    """The symbol's precisions from the exchange's rules, else the bundled capture, else a
-    generous fallback (8 price decimals) so an unknown symbol still streams."""
-    for source in (rules, bundled_rules()):
-        if source is not None and symbol in source:
-            r = source.get(symbol)
-            return Precision(
-                r.price_precision, r.quantity_precision, float(r.tick_size), float(r.step_size)
-            )
-    return Precision(
-        FALLBACK_PRICE_DECIMALS,
-        FALLBACK_QTY_DECIMALS,
-        10.0**-FALLBACK_PRICE_DECIMALS,
-        10.0**-FALLBACK_QTY_DECIMALS,
-    )
 
 
 def fmt(value: float, decimals: int) -> str:
@@ -78,44 +38,9 @@ def fmt(value: float, decimals: int) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def on_tick(price: float, tick: float) -> float:
-    """`price` rounded to the nearest tick: interpolated intrabar prices are not on the grid."""
-    return round(price / tick) * tick if tick > 0 else price
-
-
-class KlineSpec(Protocol):
-    """What `kline_at` needs of a kline stream."""
-
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def interval(self) -> str: ...
-    @property
-    def period_ms(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class KlineValues:
-    """One kline as a stream reports it at some market time (see the module docstring)."""
-
-    symbol: str
-    interval: str
-    open_time: int
-    close_time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    quote_volume: float
-    trades: int
-    closed: bool
-
-
-def kline_payload(k: KlineValues, event_ms: int, p: Precision) -> dict[str, Any]:
+def kline_payload(k: Kline, event_ms: int, p: Precision) -> dict[str, Any]:
     """`{"e":"kline",...}` with every key of §9.4, in Binance's order."""
-    first = k.open_time // 1000 if k.trades else -1
-    last = first + k.trades - 1 if k.trades else -1
+    text = kline_text(k, p)
     return {
         "e": "kline",
         "E": event_ms,
@@ -125,18 +50,18 @@ def kline_payload(k: KlineValues, event_ms: int, p: Precision) -> dict[str, Any]
             "T": k.close_time,
             "s": k.symbol,
             "i": k.interval,
-            "f": first,
-            "L": last,
-            "o": fmt(k.open, p.price),
-            "c": fmt(k.close, p.price),
-            "h": fmt(k.high, p.price),
-            "l": fmt(k.low, p.price),
-            "v": fmt(k.volume, p.qty),
+            "f": k.first_trade_id,
+            "L": k.last_trade_id,
+            "o": text.open,
+            "c": text.close,
+            "h": text.high,
+            "l": text.low,
+            "v": text.volume,
             "n": k.trades,
             "x": k.closed,
-            "q": fmt(k.quote_volume, p.quote),
-            "V": fmt(k.volume / 2, p.qty),
-            "Q": fmt(k.quote_volume / 2, p.quote),
+            "q": text.quote_volume,
+            "V": text.taker_buy_volume,
+            "Q": text.taker_buy_quote_volume,
             "B": "0",
         },
     }
@@ -179,66 +104,3 @@ def book_ticker_payload(
         "a": fmt(ask, p.price),
         "A": fmt(size, p.qty),
     }
-
-
-def kline_at(
-    market: MarketReplay, spec: KlineSpec, start: int, now: int, tick: float
-) -> KlineValues | None:
-    """The `spec.interval` candle opened at `start` as revealed at market time `now` (closed
-    when `now` ≥ its end; prices of a forming one rounded to `tick`); None when the data has no
-    1m candle in it yet."""
-    series = market.series[spec.symbol]
-    ot = series.open_time
-    end = start + spec.period_ms
-    a = int(np.searchsorted(ot, start, "left"))
-    b = int(np.searchsorted(ot, min(end, now + 1) - 1, "right"))
-    if b <= a:
-        return None
-    full = int(np.searchsorted(ot, now - BASE_MS, "right"))  # rows closed by `now`
-    full = min(max(full, a), b)
-    highs: list[float] = []
-    lows: list[float] = []
-    closes: list[float] = []
-    vols: list[float] = []
-    quote = 0.0
-    trades = 0
-    if full > a:
-        o_, h_, l_, c_ = (x[a:full] for x in (series.open, series.high, series.low, series.close))
-        v_ = series.volume[a:full]
-        highs.append(float(h_.max()))
-        lows.append(float(l_.min()))
-        closes.append(float(c_[-1]))
-        vols.append(float(v_.sum()))
-        quote += float((v_ * (o_ + h_ + l_ + c_)).sum() / 4)
-        trades += 60 * int(np.count_nonzero(v_ > 0))
-    if full < b:
-        k = market.forming(spec.symbol, now)
-        if k is not None:
-            highs.append(k.high)
-            lows.append(k.low)
-            closes.append(k.close)
-            vols.append(k.volume)
-            quote += k.volume * (k.open + k.high + k.low + k.close) / 4
-            trades += (now - k.open_time) // 1000 if k.volume > 0 else 0
-    if not closes:
-        return None
-    closed = now >= end
-    tick = 0.0 if closed else tick
-    return KlineValues(
-        spec.symbol,
-        spec.interval,
-        start,
-        end - 1,
-        float(series.open[a]),
-        _tick(max(highs), tick),
-        _tick(min(lows), tick),
-        _tick(closes[-1], tick),
-        sum(vols),
-        quote,
-        int(trades),
-        closed,
-    )
-
-
-def _tick(price: float, tick: float) -> float:
-    return round(price / tick) * tick if tick > 0 else price

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from slt.domain import CandleSeries
 from slt.venues.local.clock import ReplayClock
 from slt.venues.local.errors import ApiError
-from slt.venues.local.market import MarketReplay, path_price, revealed
+from slt.venues.local.market import (
+    MarketReplay,
+    path_price,
+    quote_volume,
+    revealed,
+    trade_count,
+    trade_ids,
+)
 
 T0 = 1_749_513_600_000  # 2025-06-10 00:00 UTC
 MIN = 60_000
@@ -108,6 +115,60 @@ def test_klines_aggregate_and_show_the_forming_candle(market: MarketReplay) -> N
     with pytest.raises(ApiError) as unknown:
         market.klines("NOPEUSDT", "1m")
     assert unknown.value.code == -1121
+
+
+def test_derived_fields_of_a_candle_closed_and_forming(market: MarketReplay) -> None:
+    closed = market.forming("BTCUSDT", T0 + MIN - 1)
+    k = market.klines("BTCUSDT", "1m", now_ms=T0 + MIN)[0]
+    s0 = T0 // 1000
+    # volume × typical price (100 + 105 + 99 + 104) / 4, one trade a second, ids those seconds
+    assert (k.quote_volume, k.trades, k.first_trade_id, k.last_trade_id) == (612, 60, s0, s0 + 59)
+    assert (k.taker_buy_volume, k.taker_buy_quote_volume) == (3, 306)
+    assert closed is not None and closed.trades == 60 and not closed.closed
+    third = market.forming("BTCUSDT", T0 + 20_000)  # revealed so far: o 100, h 100, l 99, c 99
+    assert third is not None
+    assert third.quote_volume == pytest.approx(2 * (100 + 100 + 99 + 99) / 4)
+    assert (third.trades, third.first_trade_id, third.last_trade_id) == (20, s0, s0 + 19)
+    assert trade_count(1.0, 1) == 1 and trade_count(1.0, 0) == trade_count(0.0, MIN) == 0
+    assert trade_ids(T0, 0) == (-1, -1) and quote_volume(1.0, 2.0, 1.0, 2.0, 2.0) == 3.0
+    three = market.klines("BTCUSDT", "3m", now_ms=T0 + 4 * MIN)[0]
+    ones = market.klines("BTCUSDT", "1m", now_ms=T0 + 4 * MIN)[:3]
+    assert three.quote_volume == sum(o.quote_volume for o in ones)
+    assert (three.trades, three.first_trade_id, three.last_trade_id) == (180, s0, s0 + 179)
+
+
+def test_one_kline_is_the_same_candle_klines_show_and_minutes_without_volume_trade_nothing() -> (
+    None
+):
+    rng = np.random.default_rng(7)
+    n = 300
+    close = 100 + np.cumsum(rng.normal(0, 1, n))
+    open_ = np.r_[100.0, close[:-1]]
+    volume = rng.uniform(0, 5, n)
+    volume[[0, 1, 150]] = 0.0  # the first two minutes and one in the middle traded nothing
+    s = CandleSeries(
+        "BTCUSDT",
+        "1m",
+        T0 + MIN * np.arange(n, dtype=np.int64),
+        open_,
+        np.maximum(open_, close) + 0.5,
+        np.minimum(open_, close) - 0.5,
+        close,
+        volume,
+    )
+    m = MarketReplay({"BTCUSDT": s}, ReplayClock(T0, speed=0))
+    now = T0 + (n - 1) * MIN + 12_345  # the last minute forming
+    for interval in ("1m", "5m", "1h", "4h"):  # 4h: more closed minutes than one by one
+        for k in m.klines("BTCUSDT", interval, limit=1000, now_ms=now):
+            assert m.kline("BTCUSDT", interval, k.open_time, now) == k
+    day = m.klines("BTCUSDT", "4h", now_ms=now)
+    assert sum(k.trades for k in day) == 60 * (n - 1 - 3) + 13
+    ones = m.klines("BTCUSDT", "1m", limit=1000, now_ms=now)
+    assert (ones[0].trades, ones[0].first_trade_id, ones[150].last_trade_id) == (0, -1, -1)
+    assert day[0].first_trade_id == ones[2].first_trade_id == (T0 + 2 * MIN) // 1000
+    assert day[-1].last_trade_id == now // 1000
+    assert sum(k.quote_volume for k in day) == pytest.approx(sum(k.quote_volume for k in ones))
+    assert m.kline("BTCUSDT", "1m", T0 + n * MIN, now) is None
 
 
 def test_a_missing_minute_has_no_candle_and_keeps_the_last_close() -> None:

@@ -36,7 +36,7 @@ async def test_closed_1m_rows_are_the_stored_candles(
     assert status == 200
     assert rows[0] == [
         1749811980000, "104651.20", "104671.30", "104642.10", "104656.70", "23.810",
-        1749812039999, "2491876.02700", 1, "11.905", "1245938.01350", "0",
+        1749812039999, "2491843.28825", 60, "11.905", "1245921.64412", "0",
     ]  # fmt: skip
     for symbol, pp, qp in (("BTCUSDT", 2, 3), ("DOGEUSDT", 6, 0), ("ADAUSDT", 5, 0)):
         _, _, rows = await client.get(
@@ -51,9 +51,11 @@ async def test_closed_1m_rows_are_the_stored_candles(
             assert row[1:5] == [dec(s.open[i], pp), dec(s.high[i], pp), dec(s.low[i], pp),
                                 dec(s.close[i], pp)]  # fmt: skip
             assert row[5] == dec(s.volume[i], qp)
-            exact_quote = Decimal(repr(float(s.close[i]))) * Decimal(repr(float(s.volume[i])))
-            assert Decimal(row[7]) == exact_quote
-            assert row[8] == 1 and row[11] == "0"
+            # volume × typical price, to the quote decimals (the last one may differ by the
+            # float the replay computes it in)
+            typical = sum(Decimal(x) for x in row[1:5]) / 4
+            assert abs(Decimal(row[7]) - Decimal(row[5]) * typical) <= Decimal(10) ** -(pp + qp)
+            assert row[8] == (60 if s.volume[i] > 0 else 0) and row[11] == "0"
 
 
 async def test_the_last_row_is_the_forming_candle(
@@ -86,6 +88,8 @@ async def test_higher_intervals_aggregate_the_1m_candles(client: Client) -> None
         "/fapi/v1/klines", symbol="DOGEUSDT", interval="5m", startTime=ones[0][0], limit=1
     )
     assert ones[0][0] % (5 * MINUTE) == 0
+    # the 5m quote volume is the 1m ones summed (each row rounds its own to 6 + 0 decimals)
+    assert abs(Decimal(fives[0][7]) - sum(Decimal(r[7]) for r in ones)) <= Decimal("3e-6")
     assert fives == [
         [
             ones[0][0],
@@ -95,8 +99,8 @@ async def test_higher_intervals_aggregate_the_1m_candles(client: Client) -> None
             ones[-1][4],
             str(sum(int(r[5]) for r in ones)),
             ones[0][0] + 5 * MINUTE - 1,
-            f"{sum(Decimal(r[7]) for r in ones):f}",
-            5,
+            fives[0][7],
+            sum(r[8] for r in ones),
             fives[0][9],
             fives[0][10],
             "0",
@@ -177,7 +181,14 @@ async def test_ticker_24hr(client: Client) -> None:
     pct = Decimal(t["priceChange"]) / Decimal(t["openPrice"]) * 100
     assert t["priceChangePercent"] == f"{pct.quantize(Decimal('0.001')):f}"
     assert Decimal(t["volume"]) == sum(Decimal(r[5]) for r in klines)
-    assert t["count"] == 1440 and t["lastId"] - t["firstId"] == 1439
+    # one synthetic trade per second of the day's 1440 candles, ids counting those seconds
+    # (the forming candle is 30 s in: 30 of its trades so far)
+    assert t["count"] == sum(r[8] for r in klines) == 1439 * 60 + 30
+    assert t["lastId"] - t["firstId"] + 1 == t["count"]
+    assert t["firstId"] == klines[0][0] // 1000 and t["lastId"] == NOW // 1000 - 1
+    quote = sum(Decimal(r[7]) for r in klines)
+    assert abs(Decimal(t["quoteVolume"]) - quote) <= Decimal("1e-5") * len(klines)
+    assert Decimal(t["lowPrice"]) <= Decimal(t["weightedAvgPrice"]) <= Decimal(t["highPrice"])
     assert t["lastQty"] == "0.001"
     status, _, all_ = await client.get("/fapi/v1/ticker/24hr")
     assert [x["symbol"] for x in all_] == ["ADAUSDT", "BTCUSDT", "DOGEUSDT", "LTCUSDT"]

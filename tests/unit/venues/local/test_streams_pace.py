@@ -9,8 +9,9 @@ from slt.rules import bundled_rules
 from slt.venues.local.clock import ReplayClock
 from slt.venues.local.exchange import LocalExchange
 from slt.venues.local.market import MarketReplay
+from slt.venues.local.market_text import precision_for
 from slt.venues.local.streams import StreamSettings, parse_stream
-from slt.venues.local.streams_payloads import fmt, precision_for
+from slt.venues.local.streams_payloads import fmt
 
 from .streams_helpers import MINUTE, T0, TIMEOUT, recv, running, sample, ws_client
 
