@@ -1,0 +1,57 @@
+"""Record layouts that cross the ring: a closed candle as a fixed-size numpy record.
+
+A symbol fits in 20 bytes (Binance's longest USDⓈ-M symbols are well under that); times are
+int UTC ms; prices and volume float64, as in `slt.domain.Candle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from slt.domain import Candle
+
+SYMBOL_BYTES = 20
+CANDLE_RECORD = np.dtype(
+    [
+        ("symbol", f"S{SYMBOL_BYTES}"),
+        ("open_time", "<i8"),
+        ("close_time", "<i8"),
+        ("open", "<f8"),
+        ("high", "<f8"),
+        ("low", "<f8"),
+        ("close", "<f8"),
+        ("volume", "<f8"),
+    ]
+)
+
+
+def candle_record(c: Candle) -> tuple[Any, ...]:
+    """`c` as a row of `CANDLE_RECORD`; a symbol longer than the field is an error."""
+    symbol = c.symbol.encode("ascii")
+    if len(symbol) > SYMBOL_BYTES:
+        raise ValueError(f"symbol {c.symbol!r} is longer than {SYMBOL_BYTES} bytes")
+    return (symbol, c.open_time, c.close_time, c.open, c.high, c.low, c.close, c.volume)
+
+
+def candle_records(candles: Iterable[Candle]) -> np.ndarray[Any, Any]:
+    return np.array([candle_record(c) for c in candles], dtype=CANDLE_RECORD)
+
+
+def candles_of(records: np.ndarray[Any, Any]) -> list[Candle]:
+    """The candles in a batch read from the ring, in order."""
+    return [
+        Candle(
+            bytes(r["symbol"]).decode("ascii"),
+            int(r["open_time"]),
+            int(r["close_time"]),
+            float(r["open"]),
+            float(r["high"]),
+            float(r["low"]),
+            float(r["close"]),
+            float(r["volume"]),
+        )
+        for r in records
+    ]
