@@ -16,7 +16,7 @@ from aiohttp import web
 
 from slt.domain import CandleSeries
 from slt.rules import ExchangeRules
-from slt.venues.local.account import DEFAULT_BALANCE
+from slt.venues.local.account_book import DEFAULT_BALANCE
 from slt.venues.local.exchange import LocalExchange
 from slt.venues.local.routes_trading import TRADING, build_account
 from slt.venues.local.server import build_app, build_exchange, serve

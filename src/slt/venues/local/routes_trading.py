@@ -19,12 +19,8 @@ from typing import Any
 
 from slt.rules import ExchangeRules
 from slt.venues.local import formats as fm
-from slt.venues.local.account import (
-    DEFAULT_BALANCE,
-    DEFAULT_FUNDING_RATE,
-    DEFAULT_LEVERAGE,
-    Account,
-)
+from slt.venues.local.account import Account
+from slt.venues.local.account_book import DEFAULT_BALANCE, DEFAULT_FUNDING_RATE, DEFAULT_LEVERAGE
 from slt.venues.local.endpoints import Endpoint, Params, Security, fixed, with_symbol
 from slt.venues.local.errors import ApiError, api_error
 from slt.venues.local.exchange import LocalExchange
