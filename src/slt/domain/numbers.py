@@ -38,7 +38,10 @@ def as_float(value: Decimal) -> float:
 
 
 def as_decimal(value: float) -> Decimal:
-    """`Decimal(repr(value))`, remembered."""
+    """`Decimal(repr(value))`, remembered for floats only: an int equals the float of the same
+    value as a key, but 5 and 5.0 are written differently."""
+    if type(value) is not float:
+        return Decimal(repr(value))
     cached = _DECIMALS.get(value)
     if cached is not None:
         return cached
