@@ -187,6 +187,8 @@ class MarketReplay:
             raise ValueError(f"the local exchange replays non-empty 1m candles; not {bad}")
         self.series = dict(series)
         self.clock = clock
+        self.mark_premium: dict[str, float] = {}
+        """Symbol → fraction by which mark exceeds last (fault injection; empty = mark is last)."""
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -266,8 +268,12 @@ class MarketReplay:
         return path_price(o, h, low, c, elapsed / BASE_MS)
 
     def mark_price(self, symbol: str, now_ms: int | None = None) -> float | None:
-        """Mark price. The replay has no index prices, so it is the last price."""
-        return self.last_price(symbol, now_ms)
+        """Mark price. The replay has no index prices, so it is the last price, times
+        `1 + mark_premium[symbol]` where a test sets a premium (to move mark away from last
+        and exercise what depends on the gap: PERCENT_PRICE on taking orders, -4131)."""
+        last = self.last_price(symbol, now_ms)
+        premium = self.mark_premium.get(symbol, 0.0)
+        return last if last is None or not premium else last * (1.0 + premium)
 
     def path_between(self, symbol: str, t0: int, t1: int) -> list[float]:
         """The prices the market goes through from `t0` to `t1`, in order: the price at `t0`,

@@ -46,6 +46,17 @@ def register(acct: Account, o: Order, t: int) -> None:
     acct.live.setdefault(o.symbol, {})[o.order_id] = o
 
 
+def check_take_band(acct: Account, symbol: str, side: int, price: Decimal) -> None:
+    """-4131 when the price an order would take lies beyond the PERCENT_PRICE band around the
+    mark price (a BUY above mark × multiplierUp, a SELL below mark × multiplierDown)."""
+    rules = acct.symbol_rules(symbol)
+    mark = acct.mark_price(symbol)
+    if (side > 0 and price > mark * rules.percent_up) or (
+        side < 0 and price < mark * rules.percent_down
+    ):
+        raise api_error(-4131)
+
+
 def submit(acct: Account, o: Order) -> Order:
     """Admit a parsed order (-4116, -2025, -2022, -5021, -5022, -2019) and match it at
     `acct.now`."""
@@ -63,6 +74,8 @@ def submit(acct: Account, o: Order) -> Order:
             raise api_error(-5022)
         if o.tif == "FOK" and take is None:
             raise api_error(-5021)
+        if take is not None:
+            check_take_band(acct, s, o.side, take)
         if not o.reduce_only:
             check_margin(acct, s, o.side, o.qty, take if take is not None else o.price)
     register(acct, o, t)
