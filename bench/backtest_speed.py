@@ -15,6 +15,13 @@ What is timed:
   has no leverage, partial exits, trailing or time exits, portfolio limit or funding, so its
   trade count is not expected to equal ours. Building its DataFrame is not timed.
 
+Both are timed over the same number of rounds (`--runs`, five by default). Each round times one
+run of ours and then one run of backtesting.py over every symbol, so a spell of load on the
+shared machine falls on both sides alike; every run starts from fresh state (a new strategy,
+account and venue for ours, with the memos of float/Decimal conversions and liquidation solves
+emptied, so no run profits from an earlier one; a new `Backtest` per symbol for the peer). The
+figure reported is the median of each side and the ratio of the medians; every round is printed.
+
 The series are real candles stitched into longer ones (see bench/_data.py).
 """
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 import traceback
 import warnings
@@ -40,8 +48,8 @@ from _data import MARKET_DIR, ohlc_frame, stitched_series
 from slt.backtest.driver import run_backtest
 from slt.backtest.result import BacktestResult
 from slt.config import Settings, load_settings
-from slt.domain import CandleSeries
-from slt.rules import ExchangeRules, bundled_rules
+from slt.domain import CandleSeries, numbers
+from slt.rules import ExchangeRules, bundled_rules, margin_fast
 from slt.strategy.baseline import EmaAtrBaseline
 
 SYMBOLS = ("BTCUSDT", "ADAUSDT", "DOGEUSDT", "DOTUSDT", "ETCUSDT", "LTCUSDT", "XLMUSDT", "XMRUSDT")
@@ -49,6 +57,8 @@ SYMBOLS = ("BTCUSDT", "ADAUSDT", "DOGEUSDT", "DOTUSDT", "ETCUSDT", "LTCUSDT", "X
 CANDLES = 150_000
 """Per symbol: about 104 days of 1m candles, more than any single real file holds."""
 WARMUP_CANDLES = 5_000
+RUNS = 5
+"""Timed rounds per side; the medians are reported (single runs scatter with the machine's load)."""
 PEER_CASH = 1e9
 """backtesting.py sizes in whole units: a large account keeps BTC orders from rounding to 0."""
 PEER_SIZE = 0.5
@@ -132,15 +142,50 @@ def load_series(
     return {s: stitched_series(s, candles, rules.get(s).tick_size) for s in symbols}
 
 
+def forget_memos() -> None:
+    """Empty the process-wide memos our engine fills while it runs (float/Decimal conversions,
+    liquidation solves), so a timed run does not profit from the runs before it. The tables
+    derived once from the exchange rules stay, like the compiled numba code."""
+    numbers._FLOATS.clear()
+    numbers._DECIMALS.clear()
+    margin_fast._SOLVED.clear()
+
+
+def warm_up_ours(
+    series: Mapping[str, CandleSeries], settings: Settings, rules: ExchangeRules
+) -> None:
+    """One untimed run on the first candles: numba compilation and first imports."""
+    warm = {s: ser.slice(0, min(WARMUP_CANDLES, len(ser))) for s, ser in series.items()}
+    run_backtest(warm, EmaAtrBaseline(settings.baseline), settings, rules)
+
+
 def time_ours(
     series: Mapping[str, CandleSeries], settings: Settings, rules: ExchangeRules
 ) -> tuple[float, BacktestResult]:
+    """One timed `run_backtest` from fresh state (a new strategy object, emptied memos)."""
     strategy = EmaAtrBaseline(settings.baseline)
-    warm = {s: ser.slice(0, min(WARMUP_CANDLES, len(ser))) for s, ser in series.items()}
-    run_backtest(warm, strategy, settings, rules)
+    forget_memos()
     started = time.perf_counter()
     result = run_backtest(series, strategy, settings, rules)
     return time.perf_counter() - started, result
+
+
+def time_peer(
+    series: Mapping[str, CandleSeries], directions: Mapping[str, np.ndarray], settings: Settings
+) -> dict[str, PeerRun]:
+    """One backtesting.py run per symbol (frames built outside the timing, as before)."""
+    return {
+        sym: run_peer(ohlc_frame(ser), directions[sym], settings) for sym, ser in series.items()
+    }
+
+
+def same_result(a: BacktestResult, b: BacktestResult) -> bool:
+    """Repeated runs must trade identically; a difference would make the timings meaningless."""
+    return (
+        a.trades == b.trades
+        and a.final_balance == b.final_balance
+        and dict(a.rejected_orders) == dict(b.rejected_orders)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="SECTION.KEY=VALUE",
         help="settings override, e.g. --set risk.max_positions=5 (default settings otherwise)",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=RUNS, help="timed rounds per side (medians are reported)"
     )
     args = parser.parse_args(argv)
     console = Console()
@@ -181,33 +229,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     directions = {s: strategy.batch(ser).direction for s, ser in series.items()}
     signal_s = time.perf_counter() - started
 
+    runs = max(1, args.runs)
     console.print(
-        f"Ours: warm-up run on {WARMUP_CANDLES:,} candles/symbol first (compile time not "
-        "counted), then one timed run_backtest over all symbols…"
+        f"Warm-up runs on {WARMUP_CANDLES:,} candles/symbol first (compile time not counted), "
+        f"then {runs} rounds, each one timed run_backtest over all symbols (ours) and one "
+        "Backtest.run per symbol on the same direction arrays (backtesting.py)…"
     )
-    try:
-        ours_s, result = time_ours(series, settings, rules)
-    except Exception as exc:  # a benchmark reports a broken run instead of a 1000-line trace
-        tail = "".join(traceback.format_exception(exc, limit=-6))
-        console.print(
-            f"[red]our engine failed ({type(exc).__name__}); last frames:[/red]\n{tail}\n"
-            "That is an engine bug to report; --set SECTION.KEY=VALUE can steer the run around "
-            "the failing code path meanwhile."
-        )
-        return 1
-
-    console.print("backtesting.py: one Backtest.run per symbol, same direction arrays…")
     first = next(iter(series))
     warm = min(WARMUP_CANDLES, len(series[first]))
     run_peer(ohlc_frame(series[first].slice(0, warm)), directions[first][:warm], settings)
-    peer: dict[str, PeerRun] = {}
-    for sym, ser in series.items():
-        peer[sym] = run_peer(ohlc_frame(ser), directions[sym], settings)
-    peer_s = sum(p.seconds for p in peer.values())
+    ours_runs: list[float] = []
+    peer_runs: list[dict[str, PeerRun]] = []
+    result: BacktestResult | None = None
+    for k in range(runs):
+        try:
+            if k == 0:
+                warm_up_ours(series, settings, rules)
+            ours_k, result_k = time_ours(series, settings, rules)
+        except Exception as exc:  # a benchmark reports a broken run instead of a 1000-line trace
+            tail = "".join(traceback.format_exception(exc, limit=-6))
+            console.print(
+                f"[red]our engine failed ({type(exc).__name__}); last frames:[/red]\n{tail}\n"
+                "That is an engine bug to report; --set SECTION.KEY=VALUE can steer the run "
+                "around the failing code path meanwhile."
+            )
+            return 1
+        if result is not None and not same_result(result, result_k):
+            console.print("[red]our repeated runs traded differently[/red]")
+            return 1
+        result = result_k
+        ours_runs.append(ours_k)
+        peer_runs.append(time_peer(series, directions, settings))
+        peer_k = sum(p.seconds for p in peer_runs[-1].values())
+        console.print(
+            f"  round {k + 1}/{runs}: ours {ours_k:.3f} s, backtesting.py {peer_k:.2f} s, "
+            f"ratio {peer_k / ours_k:.2f}×"
+        )
+    assert result is not None
+    ours_s = statistics.median(ours_runs)
+    peer_totals = [sum(p.seconds for p in r.values()) for r in peer_runs]
+    peer_s = statistics.median(peer_totals)
+    peer = {
+        sym: PeerRun(
+            statistics.median(r[sym].seconds for r in peer_runs), peer_runs[-1][sym].trades
+        )
+        for sym in series
+    }
 
     ours_trades = Counter(t.symbol for t in result.trades)
     per_symbol = Table(title="Per symbol")
-    for col in ("symbol", "candles", "signals", "trades (ours)", "trades (peer)", "peer s"):
+    for col in ("symbol", "candles", "signals", "trades (ours)", "trades (peer)", "peer s (med)"):
         per_symbol.add_column(col, justify="right")
     for sym, ser in series.items():
         per_symbol.add_row(
@@ -220,11 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     console.print(per_symbol)
 
-    summary = Table(title="Backtest speed")
+    summary = Table(title=f"Backtest speed, median of {runs} runs each")
     for col in ("engine", "candles", "seconds", "candles/s", "trades"):
         summary.add_column(col, justify="right")
     summary.add_row(
-        "ours", f"{total:,}", f"{ours_s:.2f}", f"{total / ours_s:,.0f}", f"{len(result.trades):,}"
+        "ours",
+        f"{total:,}",
+        f"{ours_s:.3f}",
+        f"{total / ours_s:,.0f}",
+        f"{len(result.trades):,}",
     )
     summary.add_row(
         "backtesting.py",
@@ -234,9 +309,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{sum(p.trades for p in peer.values()):,}",
     )
     console.print(summary)
+    console.print(
+        f"runs (s): ours {' '.join(f'{t:.3f}' for t in ours_runs)}; "
+        f"backtesting.py {' '.join(f'{t:.2f}' for t in peer_totals)}"
+    )
     in_market = result.in_market_ms / (result.end_ms - result.start_ms)
     console.print(
-        f"speed ratio ours/peer (candles/s): {peer_s / ours_s:.2f}×\n"
+        f"speed ratio ours/peer (candles/s, ratio of the medians): {peer_s / ours_s:.2f}× "
+        f"(per round {min(p / o for p, o in zip(peer_totals, ours_runs, strict=True)):.2f}–"
+        f"{max(p / o for p, o in zip(peer_totals, ours_runs, strict=True)):.2f}×)\n"
         f"ours includes the baseline signal computation ({signal_s:.2f} s when timed alone); "
         f"at least one position was open on {in_market:.0%} of the time steps\n"
         f"ours: final balance {result.final_balance:.2f} USDT from "
