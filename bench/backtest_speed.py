@@ -146,9 +146,8 @@ def forget_memos() -> None:
     """Empty the process-wide memos our engine fills while it runs (float/Decimal conversions,
     liquidation solves), so a timed run does not profit from the runs before it. The tables
     derived once from the exchange rules stay, like the compiled numba code."""
-    numbers._FLOATS.clear()
-    numbers._DECIMALS.clear()
-    margin_fast._SOLVED.clear()
+    numbers.clear_memos()
+    margin_fast.clear_memo()
 
 
 def warm_up_ours(

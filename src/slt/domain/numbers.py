@@ -51,3 +51,10 @@ def as_decimal(value: float) -> Decimal:
             _DECIMALS.clear()
         _DECIMALS[value] = converted
     return converted
+
+
+def clear_memos() -> None:
+    """Forget every remembered conversion (a benchmark run that must not profit from an
+    earlier one calls this; results never depend on the memos)."""
+    _FLOATS.clear()
+    _DECIMALS.clear()

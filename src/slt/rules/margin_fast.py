@@ -308,3 +308,8 @@ def remembered_liquidation(
         _SOLVED.clear()
     _SOLVED[key] = price
     return price
+
+
+def clear_memo() -> None:
+    """Forget every remembered liquidation solve (for benchmarks that time cold runs)."""
+    _SOLVED.clear()
