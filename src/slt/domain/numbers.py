@@ -17,6 +17,7 @@ differently) and NaN (never equal to itself, so it would never be found again).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 _FLOATS: dict[Decimal, float] = {}
@@ -35,6 +36,11 @@ def as_float(value: Decimal) -> float:
             _FLOATS.clear()
         _FLOATS[value] = converted
     return converted
+
+
+remembered_float: Callable[[Decimal], float | None] = _FLOATS.get
+"""The memo's own look-up: `remembered_float(v) or as_float(v)` is `as_float(v)` without a call
+when `v` was converted before (zero, the only falsy float, is never stored). Hot sums use it."""
 
 
 def as_decimal(value: float) -> Decimal:

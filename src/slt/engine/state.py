@@ -8,7 +8,7 @@ from decimal import Decimal
 import msgspec
 
 from slt.domain import OrderRequest, Position
-from slt.domain.numbers import as_float
+from slt.domain.numbers import as_float, remembered_float
 from slt.risk.protections import Protections
 
 
@@ -82,10 +82,15 @@ def find_pending(pending: Sequence[PendingEntry], symbol: str) -> PendingEntry |
 
 def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     """Wallet balance plus unrealised PnL at the latest marks (each position's
-    `unrealized_pnl(mark_price)`, written out: this runs at least twice per processed candle)."""
-    return as_float(balance) + sum(
+    `unrealized_pnl(mark_price)`, written out: this runs at least twice per processed candle).
+    Conversions are read from `as_float`'s memo directly, falling back to `as_float` for a
+    value not seen yet; the sum is the same `sum()` over the same floats."""
+    got = remembered_float
+    return (got(balance) or as_float(balance)) + sum(
         [
-            as_float(p.quantity) * (p.mark_price - as_float(p.entry_price)) * int(p.side)
+            (got(p.quantity) or as_float(p.quantity))
+            * (p.mark_price - (got(p.entry_price) or as_float(p.entry_price)))
+            * int(p.side)
             for p in positions
         ]
     )

@@ -1,0 +1,86 @@
+"""`equity_of` reads `as_float`'s memo directly: the same float as the plain computation, bit for
+bit, whether the conversions were remembered before or not."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slt.domain import Position
+from slt.domain.enums import ExitReason, Side
+from slt.domain.numbers import as_float, clear_memos, remembered_float
+from slt.engine.state import equity_of
+
+_AMOUNTS = st.decimals(
+    min_value=Decimal("-1e9"), max_value=Decimal("1e9"), allow_nan=False, places=8
+)
+_PRICES = st.decimals(min_value=Decimal("0"), max_value=Decimal("1e6"), allow_nan=False, places=6)
+_MARKS = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
+
+
+def _position(symbol: str, side: Side, qty: Decimal, entry: Decimal, mark: float) -> Position:
+    return Position(
+        symbol=symbol,
+        side=side,
+        quantity=qty,
+        entry_price=entry,
+        entry_time_ms=0,
+        leverage=1,
+        margin=Decimal(1),
+        initial_quantity=qty,
+        stop_price=entry,
+        take_profit_price=None,
+        partial_price=None,
+        stop_client_id="s",
+        stop_reason=ExitReason.STOP_LOSS,
+        best_price=mark,
+        mark_price=mark,
+        liquidation_price=None,
+        expected_return=0.0,
+        confidence=0.0,
+        source="test",
+    )
+
+
+def _plain(balance: Decimal, positions: list[Position]) -> float:
+    return float(balance) + sum(
+        [float(p.quantity) * (p.mark_price - float(p.entry_price)) * int(p.side) for p in positions]
+    )
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+@given(
+    _AMOUNTS,
+    st.lists(
+        st.tuples(st.sampled_from([Side.LONG, Side.SHORT]), _AMOUNTS, _PRICES, _MARKS), max_size=4
+    ),
+    st.booleans(),
+)
+def test_equity_of_equals_the_plain_sum(
+    balance: Decimal, legs: list[tuple[Side, Decimal, Decimal, float]], forget: bool
+) -> None:
+    positions = [_position(f"S{i}", *leg) for i, leg in enumerate(legs)]
+    if forget:
+        clear_memos()
+    want = _plain(balance, positions)
+    for _ in range(2):  # computed through as_float, then read from the memo
+        assert _same(equity_of(balance, positions), want)
+
+
+def test_memo_lookup_survives_clearing_and_never_holds_zero() -> None:
+    clear_memos()
+    assert remembered_float(Decimal("1.5")) is None
+    as_float(Decimal("1.5"))
+    assert remembered_float(Decimal("1.5")) == 1.5
+    clear_memos()
+    assert remembered_float(Decimal("1.5")) is None
+    as_float(Decimal("-0"))
+    as_float(Decimal("0"))
+    assert remembered_float(Decimal("0")) is None
+    assert _same(equity_of(Decimal("-0"), []), float(Decimal("-0")) + sum([]))
