@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from slt.config import RiskConfig
 from slt.domain import ExitReason, Position, Side, Signal
-from slt.domain.numbers import as_decimal, as_float
+from slt.domain.numbers import as_decimal, as_float, remembered_float
 from slt.rules import Rounding, SymbolRules
 
 
@@ -65,19 +65,24 @@ def close_exit_reason(
 
 def is_emergency(cfg: RiskConfig, position: Position, price: float) -> bool:
     """Unrealised loss reached `emergency_margin_loss` × margin, or price is within the
-    liquidation buffer of the liquidation price: get out before the exchange liquidates."""
-    entry = as_float(position.entry_price)
-    # −position.unrealized_pnl(price), written out: every processed candle asks this per position
-    loss = -(as_float(position.quantity) * (price - entry) * int(position.side))
-    if loss >= cfg.emergency_margin_loss * as_float(position.margin):
+    liquidation buffer of the liquidation price: get out before the exchange liquidates.
+
+    Asked per position at every processed candle: conversions are read from `as_float`'s memo
+    directly (`got(v) or as_float(v)` is `as_float(v)`), the same floats as `float(v)`."""
+    got = remembered_float
+    e, q, m = position.entry_price, position.quantity, position.margin
+    entry = got(e) or as_float(e)
+    # −position.unrealized_pnl(price), written out
+    loss = -((got(q) or as_float(q)) * (price - entry) * int(position.side))
+    if loss >= cfg.emergency_margin_loss * (got(m) or as_float(m)):
         return True
     liq = position.liquidation_price
     if liq is None:
         return False
     buffer = cfg.liquidation_buffer_pct * entry
     if position.side is Side.LONG:
-        return price <= as_float(liq) + buffer
-    return price >= as_float(liq) - buffer
+        return price <= (got(liq) or as_float(liq)) + buffer
+    return price >= (got(liq) or as_float(liq)) - buffer
 
 
 def trailed_stop(cfg: RiskConfig, rules: SymbolRules, position: Position) -> Decimal | None:
