@@ -18,7 +18,7 @@ from numba import njit
 from numba.typed import List
 
 from slt.domain.candle import F64, I64
-from slt.domain.numbers import as_float
+from slt.domain.numbers import as_float, remembered_float
 from slt.engine.state import EngineState
 
 
@@ -73,13 +73,16 @@ class QuietSteps:
         """Steps [start, stop) pass with `state`'s positions and balance unchanged."""
         self._start.append(start)
         self._stop.append(stop)
-        self._balance.append(as_float(state.balance))
+        got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
+        b = state.balance
+        self._balance.append(got(b) or as_float(b))
         self._first.append(len(self._pos_row))
         self._count.append(len(state.positions))
         for pos in state.positions:
+            e, q = pos.entry_price, pos.quantity
             self._pos_row.append(self._row[pos.symbol])
-            self._entry.append(as_float(pos.entry_price))
-            self._qty.append(as_float(pos.quantity))
+            self._entry.append(got(e) or as_float(e))
+            self._qty.append(got(q) or as_float(q))
             self._side.append(float(int(pos.side)))
 
     def fill(self, close_grid: Mapping[str, F64], equity: F64, in_market: np.ndarray) -> None:

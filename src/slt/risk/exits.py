@@ -92,7 +92,8 @@ def trailed_stop(cfg: RiskConfig, rules: SymbolRules, position: Position) -> Dec
     then sits `trailing_distance_pct` behind the best close. It only ever moves in favour, and by
     at least one tick.
     """
-    entry = as_float(position.entry_price)
+    e = position.entry_price
+    entry = remembered_float(e) or as_float(e)  # as_float(e), read from the memo when there
     best = position.best_price
     side = int(position.side)
     if side * (best - entry) / entry < cfg.trailing_activation_pct:

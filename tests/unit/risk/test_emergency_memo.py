@@ -1,5 +1,5 @@
-"""`is_emergency` reads `as_float`'s memo directly: the same answer as the plain computation in
-`float()`, whether the conversions were remembered before or not."""
+"""`is_emergency` and `trailed_stop` read `as_float`'s memo directly: the same answers as the
+plain computations in `float()`, whether the conversions were remembered before or not."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from slt.config import RiskConfig
 from slt.domain import ExitReason, Position, Side
 from slt.domain.numbers import clear_memos
-from slt.risk.exits import is_emergency
+from slt.risk.exits import is_emergency, trailed_stop
+from slt.rules import Rounding, bundled_rules
 
 _POSITIVE = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("1e6"), places=4)
 
@@ -27,6 +28,32 @@ def _plain(cfg: RiskConfig, pos: Position, price: float) -> bool:
     if pos.side is Side.LONG:
         return price <= float(pos.liquidation_price) + buffer
     return price >= float(pos.liquidation_price) - buffer
+
+
+def _position(
+    side: Side, qty: Decimal, entry: Decimal, margin: Decimal, liq: Decimal | None, price: float
+) -> Position:
+    return Position(
+        symbol="BTCUSDT",
+        side=side,
+        quantity=qty,
+        entry_price=entry,
+        entry_time_ms=0,
+        leverage=1,
+        margin=margin,
+        initial_quantity=qty,
+        stop_price=entry,
+        take_profit_price=None,
+        partial_price=None,
+        stop_client_id="s",
+        stop_reason=ExitReason.STOP_LOSS,
+        best_price=price,
+        mark_price=price,
+        liquidation_price=liq,
+        expected_return=0.0,
+        confidence=0.0,
+        source="test",
+    )
 
 
 @given(
@@ -48,29 +75,37 @@ def test_is_emergency_equals_the_plain_computation(
     forget: bool,
 ) -> None:
     cfg = RiskConfig()
-    pos = Position(
-        symbol="BTCUSDT",
-        side=side,
-        quantity=qty,
-        entry_price=entry,
-        entry_time_ms=0,
-        leverage=1,
-        margin=margin,
-        initial_quantity=qty,
-        stop_price=entry,
-        take_profit_price=None,
-        partial_price=None,
-        stop_client_id="s",
-        stop_reason=ExitReason.STOP_LOSS,
-        best_price=price,
-        mark_price=price,
-        liquidation_price=liq,
-        expected_return=0.0,
-        confidence=0.0,
-        source="test",
-    )
+    pos = _position(side, qty, entry, margin, liq, price)
     if forget:
         clear_memos()
     want = _plain(cfg, pos, price)
     for _ in range(2):  # computed through as_float, then read from the memo
         assert is_emergency(cfg, pos, price) is want
+
+
+@given(
+    st.sampled_from([Side.LONG, Side.SHORT]),
+    _POSITIVE,
+    st.floats(min_value=0.0001, max_value=2e6, allow_nan=False),
+    st.booleans(),
+)
+def test_trailed_stop_equals_the_plain_computation(
+    side: Side, entry: Decimal, best: float, forget: bool
+) -> None:
+    cfg = RiskConfig()
+    rules = bundled_rules().get("BTCUSDT")
+    pos = _position(side, Decimal(1), entry, Decimal(1), None, best)
+    if forget:
+        clear_memos()
+    ent = float(entry)
+    s = int(side)
+    want = None
+    if s * (best - ent) / ent >= cfg.trailing_activation_pct:
+        rounding = Rounding.DOWN if s > 0 else Rounding.UP
+        candidate = rules.round_price(
+            Decimal(repr(best * (1 - s * cfg.trailing_distance_pct))), rounding
+        )
+        if s * (candidate - pos.stop_price) >= rules.tick_size:
+            want = candidate
+    for _ in range(2):
+        assert trailed_stop(cfg, rules, pos) == want
