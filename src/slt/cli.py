@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from slt.backtest import service
@@ -17,6 +15,7 @@ from slt.backtest.driver import BacktestError
 from slt.backtest.ml_run import prepare_ml
 from slt.backtest.report_terminal import render_summary
 from slt.cli_model import model_app, train_command
+from slt.cli_support import fail, parse_utc_ms
 from slt.config import ConfigError, load_settings
 from slt.data.commands import data_app
 from slt.data.validate import fmt_ms
@@ -35,27 +34,16 @@ app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
 app.add_typer(exchange_app, name="exchange")
 console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _parse_time(value: str | None, option: str) -> int | None:
-    """ISO date/time (UTC) or int milliseconds → int UTC ms."""
+    """An optional time option as int UTC ms (one error line naming the option when bad)."""
     if value is None:
         return None
-    if value.isdigit():
-        return int(value)
     try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option} {value!r} is not a date; use YYYY-MM-DD[THH:MM] (UTC) or milliseconds")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+        return parse_utc_ms(value)
+    except ValueError as exc:
+        fail(f"{option} {exc}")
 
 
 @app.command()
@@ -151,9 +139,9 @@ def backtest(
         render_summary(result, metrics, console, comparison)
         asyncio.run(service.store_run(settings, result, metrics))
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     except (BacktestError, UnknownSymbolError, StorageError, ModelError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     speed = result.candles_processed / result.elapsed_s if result.elapsed_s else 0.0
     console.print(
         f"run {result.run_id}: {result.candles_processed:,} candles in {result.elapsed_s:.2f} s "

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,7 @@ from rich.table import Table
 from slt.backtest import service as backtest_service
 from slt.backtest.driver import BacktestError
 from slt.backtest.ml_run import training_slice
+from slt.cli_support import fail
 from slt.config import ConfigError, Settings, load_settings
 from slt.data.validate import fmt_ms
 from slt.domain import CandleSeries
@@ -36,14 +37,8 @@ from slt.storage import StorageError
 
 model_app = typer.Typer(name="model", help="The model registry.", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
 StageProgress = Callable[[str, int, int], None]
 T = TypeVar("T")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def train_command(
@@ -80,11 +75,11 @@ def train_command(
             asyncio.run(promote_model(settings, record.model_id))
             console.print(f"{record.model_id} is the champion (the first model).")
         else:
-            _fail(f"{record.model_id} failed its checks and was not made champion")
+            fail(f"{record.model_id} failed its checks and was not made champion")
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     except (BacktestError, ModelError, StorageError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @model_app.command("check")
@@ -106,9 +101,9 @@ def check_command(
         series = _load(settings, record.symbols, record.interval)
         report = _run_checks(settings, record.model_id, list(series.values()))
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     except (BacktestError, ModelError, StorageError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_report(report)
     if not report.passed:
         raise typer.Exit(1)
@@ -124,9 +119,9 @@ def promote_command(
         settings = load_settings(config)
         record = asyncio.run(promote_model(settings, model_id))
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     except (ModelError, StorageError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"{record.model_id} is now the champion.")
 
 
@@ -163,7 +158,7 @@ def show_command(
     try:
         record = asyncio.run(get_model(settings, model_id))
     except ModelError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_record(record)
     console.print_json(json.dumps(record.metrics, default=str))
     report = stored_checks(record)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich import box
@@ -26,6 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from slt.cli_support import fail
 from slt.config import ConfigError, load_settings
 from slt.data.errors import DataImportError
 from slt.data.importer import FileReport, ImportReport, import_files
@@ -42,7 +43,6 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console()
-_err = Console(stderr=True)
 
 
 @data_app.command("import")
@@ -71,7 +71,7 @@ def import_command(
         report = asyncio.run(_import(files, symbol, interval, url, done))
     except (DataImportError, StorageError) as exc:
         before = f" ({len(done)} earlier file(s) were imported)" if done else ""
-        _fail(f"{exc}{before}")
+        fail(f"{exc}{before}")
     _print_report(report, url)
 
 
@@ -82,7 +82,7 @@ def list_command() -> None:
     try:
         series = asyncio.run(_list(url))
     except StorageError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not series:
         _out.print(f"no candles in {describe_url(url)}; add some with `slt data import FILE...`")
         return
@@ -108,12 +108,7 @@ def _database_url() -> str:
     try:
         return load_settings().effective_database_url
     except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str) -> NoReturn:
-    _err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+        fail(str(exc))
 
 
 async def _import(

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from slt.config import Settings
 from slt.domain import CandleSeries
@@ -25,13 +26,15 @@ from slt.model.config import ModelConfig
 from slt.model.errors import PromotionBlockedError, TrainingError
 from slt.model.features import FeatureSpec, default_feature_spec
 from slt.model.labels import LabelParams
-from slt.model.pipeline import TrainingJob, TrainingOutcome, run_training_job, save_candles
+from slt.model.pipeline import TrainingJob, run_training_job, save_candles
 from slt.model.predictor import Predictor
 from slt.model.registry import ModelRecord, ModelRegistry, ModelStatus, new_model_id
-from slt.model.worker import MIB, run_isolated
+from slt.model.worker import MIB, Report, run_isolated
 from slt.rules import ExchangeRules, bundled_rules
 from slt.storage import create_engine, migrate
 
+A = TypeVar("A")
+R = TypeVar("R")
 Progress = Callable[[str, int, int], None]
 """(stage, done, total); called from a worker thread while training runs."""
 
@@ -77,9 +80,15 @@ async def train_model(
             "load candles of the model interval"
         )
     labels = LabelParams.from_config(settings.risk, settings.fees, cfg.horizon_bars)
-    known = rules or bundled_rules()
-    ticks = {s: str(t) for s, t in tick_sizes(known, [x.symbol for x in series_list]).items()}
-    outcome = await _train_isolated(settings, series_list, spec, labels, cfg, ticks, progress)
+    ticks = _tick_texts(rules, series_list)
+    outcome = await _on_candles(
+        settings,
+        cfg,
+        series_list,
+        run_training_job,
+        lambda path: TrainingJob(path, spec, labels, cfg, ticks),
+        progress,
+    )
     created_ms = int(time.time() * 1000)
     async with open_registry(settings) as registry:
         parent = await registry.champion()
@@ -108,27 +117,33 @@ async def train_model(
         return await registry.register(draft, outcome.model)
 
 
-async def _train_isolated(
+async def _on_candles(
     settings: Settings,
-    series_list: Sequence[CandleSeries],
-    spec: FeatureSpec,
-    labels: LabelParams,
     cfg: ModelConfig,
-    ticks: dict[str, str],
+    series_list: Sequence[CandleSeries],
+    job: Callable[[A, Report], R],
+    make_arg: Callable[[str], A],
     progress: Progress | None,
-) -> TrainingOutcome:
-    with _scratch(settings, "train-") as tmp:
+) -> R:
+    """Hand `series_list` to a capped child process as an .npz file and run `job` there on
+    `make_arg(path)` (training and checks alike); the file is gone afterwards."""
+    with _scratch(settings, "job-") as tmp:
         path = tmp / "candles.npz"
         save_candles(series_list, path)
-        job = TrainingJob(str(path), spec, labels, cfg, ticks)
         return await asyncio.to_thread(
             run_isolated,
-            run_training_job,
             job,
+            make_arg(str(path)),
             memory_limit_bytes=cfg.memory_limit_mb * MIB,
             timeout_s=cfg.timeout_s,
             progress=progress,
         )
+
+
+def _tick_texts(rules: ExchangeRules | None, series_list: Sequence[CandleSeries]) -> dict[str, str]:
+    """Tick sizes of the series' symbols as strings (picklable for the child process)."""
+    known = rules or bundled_rules()
+    return {s: str(t) for s, t in tick_sizes(known, [x.symbol for x in series_list]).items()}
 
 
 async def check_model(
@@ -148,13 +163,14 @@ async def check_model(
     async with open_registry(settings) as registry:
         record = await registry.get(model_id)
         model = registry.read_model(record)
-    known = rules or bundled_rules()
-    ticks = {s: str(t) for s, t in tick_sizes(known, [x.symbol for x in series_list]).items()}
-    with _scratch(settings, "check-") as tmp:
-        path = tmp / "candles.npz"
-        save_candles(series_list, path)
-        job = CheckJob(
-            str(path),
+    ticks = _tick_texts(rules, series_list)
+    report = await _on_candles(
+        settings,
+        cfg,
+        series_list,
+        run_check_job,
+        lambda path: CheckJob(
+            path,
             record,
             model,
             cfg,
@@ -162,15 +178,9 @@ async def check_model(
             ticks,
             test_start_ms,
             check_settings or CheckSettings(),
-        )
-        report = await asyncio.to_thread(
-            run_isolated,
-            run_check_job,
-            job,
-            memory_limit_bytes=cfg.memory_limit_mb * MIB,
-            timeout_s=cfg.timeout_s,
-            progress=progress,
-        )
+        ),
+        progress,
+    )
     stored = {**report.to_dict(), "checked_ms": int(time.time() * 1000)}
     async with open_registry(settings) as registry:
         await registry.record_checks(model_id, stored)

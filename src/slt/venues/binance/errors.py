@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+import ccxt
+
 _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
 _CONFIG_CODES = frozenset({-2014, -2015, -1022, -2008})
 _TEMPORARY_CODES = frozenset({-1000, -1001, -1006, -1007, -1008, -1021, -5028})
@@ -69,8 +71,6 @@ def classify(
     retry_after_s: float | None = None,
 ) -> VenueError:
     """The adapter error for a failed call (see the module docstring)."""
-    import ccxt
-
     text = str(exc)
     code = binance_code(text)
     if http_status in (418, 429) or code in _RATE_CODES:

@@ -15,7 +15,7 @@ import asyncio
 import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from rich.markup import escape
 
 from slt.backtest.driver import BacktestError
 from slt.backtest.service import load_candles
+from slt.cli_support import fail, parse_utc_ms
 from slt.config import ConfigError, load_settings
 from slt.domain import CandleSeries
 from slt.rules import bundled_rules
@@ -35,7 +36,6 @@ exchange_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(soft_wrap=True)
-err = Console(stderr=True)
 
 CCXT_SNIPPET = """\
 import ccxt.async_support as ccxt
@@ -60,24 +60,14 @@ exchange.urls["api"] = {{
 """
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
 def parse_start(value: str | None) -> int | None:
     """ISO date/time (UTC) or int ms → int UTC ms; None stays None (the first candle)."""
     if value is None:
         return None
-    if value.isdigit():
-        return int(value)
     try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD[THH:MM] (UTC)") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+        return parse_utc_ms(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -142,14 +132,14 @@ def serve_command(
 ) -> None:
     """Serve Binance USDⓈ-M's REST protocol (and streams) over stored 1m candles."""
     if not _is_loopback(host):
-        _fail(f"{host} is not a loopback address; the local exchange serves 127.0.0.1 only")
+        fail(f"{host} is not a loopback address; the local exchange serves 127.0.0.1 only")
     wanted = tuple(s.strip().upper() for s in (symbols or "").split(",") if s.strip())
     try:
         series = asyncio.run(_load(config, wanted))
     except (BacktestError, ConfigError, StorageError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not series:
-        _fail("no 1m candles stored; import some with `slt data import FILE...`")
+        fail("no 1m candles stored; import some with `slt data import FILE...`")
     start_ms = parse_start(start)
     ex = build_local_exchange(
         series,
@@ -160,7 +150,7 @@ def serve_command(
         balance=str(balance),
     )
     if start_ms is not None and start_ms >= ex.market.last_close_ms:
-        _fail("--start is after the last stored candle")
+        fail("--start is after the last stored candle")
     try:
         asyncio.run(_run(ex, host, port))
     except KeyboardInterrupt:

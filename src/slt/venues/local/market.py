@@ -313,10 +313,7 @@ class MarketReplay:
         """Candles of `interval` as `GET /fapi/v1/klines` returns them: open times in
         [start, end], oldest first, at most `limit`; without a start the latest `limit`.
         Only what exists at `now_ms` is shown: the last candle may still be forming."""
-        try:
-            period = interval_ms(interval)
-        except ValueError:
-            raise api_error(-1120) from None
+        period = _period(interval)
         s = self.get(symbol)
         now = self.now_ms() if now_ms is None else now_ms
         visible = self._row(s, now) + 1
@@ -342,10 +339,7 @@ class MarketReplay:
         """The `interval` candle opened at `open_time` (a multiple of the period) as revealed at
         `now_ms`, exactly as `klines` shows it; None while none of its 1m candles is visible.
         What a kline stream reports: one candle, found without scanning the series."""
-        try:
-            period = interval_ms(interval)
-        except ValueError:
-            raise api_error(-1120) from None
+        period = _period(interval)
         s = self.get(symbol)
         now = self.now_ms() if now_ms is None else now_ms
         a = int(np.searchsorted(s.open_time, open_time, "left"))
@@ -399,3 +393,11 @@ class MarketReplay:
         """The 1m candles of the last `span_ms` up to `now_ms` (the rolling 24 h ticker)."""
         now = self.now_ms() if now_ms is None else now_ms
         return self.klines(symbol, "1m", start_ms=now - span_ms + 1, limit=10**9, now_ms=now)
+
+
+def _period(interval: str) -> int:
+    """The interval's length in ms, or Binance's -1120 for one it does not know."""
+    try:
+        return interval_ms(interval)
+    except ValueError:
+        raise api_error(-1120) from None
