@@ -148,6 +148,30 @@ class VenueConfig(BaseModel):
     retries: int = Field(3, ge=0, le=10, description="retries of a read after a temporary error")
 
 
+class LiveConfig(BaseModel):
+    """`slt run`: what the live and paper system trades and how it paces itself."""
+
+    model_config = _FROZEN
+    strategy: Literal["baseline", "ml"] = "baseline"
+    symbols: tuple[str, ...] = Field(
+        (), description="symbols to trade; empty = the top USDT perpetuals by 24h quote volume"
+    )
+    max_symbols: int = Field(300, ge=1, le=1024)
+    interval: str = "1m"
+    replay_speed: float = Field(
+        300.0, gt=0, le=10_000, description="offline: market seconds per wall second"
+    )
+    replay_warmup_days: float = Field(
+        1.0, ge=0, le=30, description="offline: stored history before the replay starts"
+    )
+    warmup_bars: int = Field(
+        600, ge=0, le=20_000, description="stored candles each symbol's strategy starts from"
+    )
+    ring_capacity: int = Field(65_536, ge=1024, le=4_194_304)
+    status_every_s: float = Field(180.0, gt=0, description="the heartbeat status line")
+    stuck_after_s: float = Field(30.0, gt=0, description="no heartbeat this long: restart")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Secrets (API keys) are never part of this object."""
 
@@ -169,6 +193,7 @@ class Settings(BaseSettings):
     model: ModelConfig = ModelConfig()
     backtest: BacktestConfig = BacktestConfig()
     venue: VenueConfig = VenueConfig()
+    live: LiveConfig = LiveConfig()
     disable_model_training: bool = Field(
         False, validation_alias=AliasChoices("SLT_DISABLE_MODEL_TRAINING", "DISABLE_MODEL_TRAINING")
     )

@@ -44,6 +44,9 @@ class RunSpec:
     log_json: bool = False
     beat_interval_s: float = 1.0
     """How often each child stamps the heartbeat board."""
+    run_id: str = ""
+    """Set for a run whose venue starts fresh each time (the offline local exchange): the
+    Brain's saved state is kept per run, so a new run never inherits an old run's orders."""
 
     @property
     def data_dir(self) -> Path:

@@ -1,0 +1,229 @@
+"""The Brain's core: closed candles, account events and clock ticks in; the one `Engine`
+decides; commands go out through the `Executor`.
+
+One input is handled at a time, to the end (the engine step, the snapshot, the orders sent
+and whatever refusals they bring back), so the engine never sees two events at once and
+the order of its decisions is the order of its inputs — the same discipline as the
+backtest driver, which is why a backtest and a live run of the same events agree.
+
+Write-ahead: after each step that produced commands, the new state is saved before any
+command is sent (`slt.live.snapshot`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+from slt.domain import (
+    Bar,
+    BarsClosed,
+    Candle,
+    CandleSeries,
+    Command,
+    Event,
+    OrderFilled,
+    OrderRequest,
+    PlaceOrder,
+    Timer,
+)
+from slt.engine.engine import Engine
+from slt.engine.state import EngineState
+from slt.live import snapshot
+from slt.live.execution import Executor
+from slt.live.reconcile import ExchangeView, reconcile
+from slt.live.translate import StreamTranslator
+from slt.strategy.base import Strategy, SymbolState
+from slt.venues.binance.userstream import StreamGap, UserEvent
+
+log = logging.getLogger("slt.brain")
+
+
+class Trader:
+    def __init__(
+        self,
+        engine: Engine,
+        strategy: Strategy,
+        executor: Executor,
+        state: EngineState,
+        *,
+        state_path: Path,
+        venue: str,
+        translator: StreamTranslator | None = None,
+    ) -> None:
+        self.engine = engine
+        self.strategy = strategy
+        self.executor = executor
+        self.state = state
+        self.state_path = state_path
+        self.venue = venue
+        self.translator = translator or StreamTranslator()
+        self.symbols: dict[str, SymbolState] = {}
+        self.last_open: dict[str, int] = {}
+        self.candles = 0
+        self.fills = 0
+        self.last_candle_ms = 0
+        self.latencies_ms: list[float] = []
+        """Candle handed to the Brain → first order of the resulting step sent (wall ms)."""
+
+    @property
+    def marks(self) -> dict[str, float]:
+        return self.executor.marks
+
+    def order_of(self, client_id: str) -> OrderRequest | None:
+        st = self.state
+        found = st.order(client_id)
+        if found is not None:
+            return found
+        return next((p.order for p in st.pending if p.order.client_id == client_id), None)
+
+    # inputs ------------------------------------------------------------------------------------
+    def warm(self, series: CandleSeries) -> int:
+        """Feed stored history to a symbol's strategy state (no engine step): its indicators
+        are ready when the first live candle arrives. Returns how many candles were used."""
+        state = self._state_of(series.symbol)
+        last = self.last_open.get(series.symbol)
+        used = 0
+        for i in range(len(series)):
+            c = series.candle(i)
+            if last is not None and c.open_time <= last:
+                continue
+            state.update(c)
+            last = c.open_time
+            used += 1
+        if last is not None:
+            self.last_open[series.symbol] = last
+            self.marks.setdefault(series.symbol, float(series.close[-1]))
+        return used
+
+    async def on_candles(self, candles: Iterable[Candle], received_ns: int | None = None) -> None:
+        """Closed candles from the ring: grouped by close time, each group one engine step
+        (a symbol's candle older than one already seen is skipped: the Feed guarantees order,
+        this guards a restart that replays the ring)."""
+        groups: dict[int, list[Candle]] = defaultdict(list)
+        for c in candles:
+            last = self.last_open.get(c.symbol)
+            if last is not None and c.open_time <= last:
+                continue
+            self.last_open[c.symbol] = c.open_time
+            groups[c.close_time + 1].append(c)
+        for t in sorted(groups):
+            bars = []
+            for c in groups[t]:
+                self.marks[c.symbol] = c.close
+                signal = self._state_of(c.symbol).update(c)
+                if signal is not None:
+                    log.info(
+                        "signal %s %s: expected return %.3f %%, confidence %.2f (%s)",
+                        c.symbol,
+                        "long" if signal.direction > 0 else "short",
+                        100 * signal.expected_return,
+                        signal.confidence,
+                        signal.source,
+                    )
+                bars.append(Bar(c, signal))
+            self.candles += len(bars)
+            self.last_candle_ms = max(self.last_candle_ms, t)
+            await self.apply(BarsClosed(t, tuple(bars)), received_ns)
+
+    async def on_user_event(self, event: UserEvent) -> None:
+        if isinstance(event, StreamGap):
+            log.warning("user-data stream was down (%d reconnects): reconciling", event.reconnects)
+            await self.reconcile_with(None)
+            return
+        for e in self.translator.translate(event, self.order_of):
+            await self.apply(e)
+
+    async def on_timer(self, now_ms: int) -> None:
+        await self.apply(Timer(now_ms))
+        for e in await self.executor.resolve_doubtful():
+            await self.apply(e)
+
+    # the one path every event takes ---------------------------------------------------------
+    async def apply(self, event: Event, received_ns: int | None = None) -> None:
+        queue: list[Event] = [event]
+        while queue:
+            e = queue.pop(0)
+            if isinstance(e, OrderFilled):
+                self.fills += 1
+                f = e.fill
+                log.info(
+                    "fill %s %s %s %s @ %s (fee %s)",
+                    f.client_id,
+                    f.symbol,
+                    "buy" if f.side > 0 else "sell",
+                    f.quantity,
+                    f.price,
+                    f.fee,
+                )
+            self.state, commands = self.engine.step(self.state, e)
+            queue.extend(await self.run_commands(commands, received_ns))
+            received_ns = None
+
+    async def run_commands(
+        self, commands: list[Command], received_ns: int | None = None
+    ) -> list[Event]:
+        if commands:
+            self.save()
+        events: list[Event] = []
+        for cmd in commands:
+            if received_ns is not None and isinstance(cmd, PlaceOrder):
+                self.latencies_ms.append((time.time_ns() - received_ns) / 1e6)
+                received_ns = None
+            events.extend(await self.executor.execute(cmd, self.order_of))
+        return events
+
+    async def reconcile_with(self, view: ExchangeView | None) -> None:
+        """Bring the engine in line with the exchange (`slt.live.reconcile`); `view` None
+        fetches it now."""
+        if view is None:
+            view = await fetch_view(self.executor, self.state.time_ms)
+        done = reconcile(self.state, view, self.engine.rules, self.engine.risk)
+        for note in done.notes:
+            log.warning("reconcile: %s", note)
+        if not done.notes:
+            log.info("reconcile: the engine agrees with the exchange")
+        self.state = done.state
+        for e in await self.run_commands(done.commands):
+            await self.apply(e)
+        self.save()
+
+    def save(self, *, durable: bool = False) -> None:
+        snapshot.save(
+            self.state_path,
+            snapshot.BrainSnapshot(
+                self.state,
+                time.time_ns() // 1_000_000,
+                dict(self.translator.algo_of_order),
+                self.venue,
+            ),
+            durable=durable,
+        )
+
+    def _state_of(self, symbol: str) -> SymbolState:
+        state = self.symbols.get(symbol)
+        if state is None:
+            state = self.symbols[symbol] = self.strategy.incremental(symbol)
+        return state
+
+
+async def fetch_view(executor: Executor, time_ms: int) -> ExchangeView:
+    """Positions, open orders, open algo orders and the wallet (about 90 weight units)."""
+    rest = executor.rest
+    positions = await rest.positions()
+    orders = await rest.open_orders()
+    algo = await rest.open_algo_orders()
+    account = await rest.account()
+    wallet = next(
+        (
+            Decimal(str(a["walletBalance"]))
+            for a in account.get("assets", [])
+            if a.get("asset") == "USDT"
+        ),
+        None,
+    )
+    return ExchangeView(time_ms, wallet, positions, orders, algo)

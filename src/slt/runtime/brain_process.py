@@ -1,0 +1,272 @@
+"""The Brain process: ring → strategy → engine → orders, fills from the user-data stream.
+
+Start-up, in this order, so that nothing is missed: load the exchange's rules, read the
+saved engine state, connect the user-data stream, then reconcile with the exchange (events
+after the stream is up are queued, so a fill between the REST snapshot and the first event
+is not lost), then take candles from the ring. Every input runs through one lock into the
+`Trader`, one at a time.
+
+SIGTERM: stop taking account events, read what is left in the ring (the Feed has stopped by
+then), save the state durably, exit 0. SIGINT is ignored: the Orchestrator turns Ctrl-C into
+an orderly SIGTERM, Feed first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse
+
+from slt.domain import Candle
+from slt.engine.engine import Engine
+from slt.ipc import RingBuffer
+from slt.ipc.records import CANDLE_RECORD, candles_of
+from slt.live import snapshot
+from slt.live.execution import Executor
+from slt.live.trader import Trader, fetch_view
+from slt.live.translate import StreamTranslator
+from slt.logs import setup_logging
+from slt.rules import ExchangeRules, load_exchange_rules
+from slt.rules.parsing import brackets_from_binance_reply
+from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
+from slt.runtime.spec import RunSpec
+from slt.runtime.strategy import build_strategy
+from slt.storage import CandleStore, create_engine, migrate
+from slt.strategy.base import Strategy
+from slt.venues.binance.governor_stores import shared_governor
+from slt.venues.binance.rest import BinanceRest
+from slt.venues.binance.userstream import UserStreamClient
+
+log = logging.getLogger("slt.brain")
+TIMER_MS = 60_000
+
+
+def state_path(spec: RunSpec) -> Path:
+    """Where this venue's engine state lives (one per venue kind and run)."""
+    name = spec.venue.kind + (f"-{spec.run_id}" if spec.run_id else "")
+    return spec.data_dir / "live" / name / "brain-state.json"
+
+
+class MarketClock:
+    """Market time: the last candle close, moved on by wall time × the venue's speed."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self.base_ms = 0
+        self.base_wall = time.monotonic()
+
+    def seen(self, close_ms: int) -> None:
+        if close_ms > self.now_ms():
+            self.base_ms, self.base_wall = close_ms, time.monotonic()
+
+    def now_ms(self) -> int:
+        if self.base_ms == 0:
+            return wall_ms() if self.speed == 1 else 0
+        return self.base_ms + int((time.monotonic() - self.base_wall) * 1000 * self.speed)
+
+
+class BrainService:
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.stop = asyncio.Event()
+        self.lock = asyncio.Lock()
+        self.clock = MarketClock(spec.venue.speed)
+        self.trader: Trader | None = None
+        self.warmed = False
+
+    async def run(self) -> int:
+        spec = self.spec
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop.set)
+        board = HeartbeatBoard.attach(spec.heartbeat_name)
+        board.start("brain", os.getpid())
+        ring = RingBuffer.attach(spec.ring_name, CANDLE_RECORD)
+        settings = spec.settings
+        host = urlparse(spec.venue.urls.rest).netloc
+        rest = BinanceRest(
+            spec.venue.urls,
+            spec.venue.api_key,
+            spec.venue.secret,
+            shared_governor(settings, host),
+            timeout_s=settings.venue.timeout_s,
+            retries=settings.venue.retries,
+        )
+        db = create_engine(settings.effective_database_url)
+        try:
+            await migrate(db)
+            rules = await load_rules(rest)
+            strategy = await build_strategy(settings, spec.settings.live.strategy)
+            trader = await self._trader(rest, rules, strategy)
+            self.trader = trader
+            async with UserStreamClient(rest) as stream:
+                await stream.wait_connected(30)
+                await trader.reconcile_with(None)
+                log.info(
+                    "brain ready: %s on %s, %d symbols, equity %.2f USDT, %d open positions",
+                    strategy.name,
+                    spec.venue.kind,
+                    len(spec.symbols),
+                    trader.state.equity(),
+                    len(trader.state.positions),
+                )
+                tasks = [
+                    asyncio.create_task(self._candles(ring, CandleStore(db))),
+                    asyncio.create_task(self._account(stream)),
+                    asyncio.create_task(self._timer()),
+                    asyncio.create_task(self._beat(board, ring, rest)),
+                ]
+                await self.stop.wait()
+                board.set_phase("brain", Phase.STOPPING)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            async with self.lock:
+                await self._drain(ring, CandleStore(db))
+                trader.save(durable=True)
+            log.info("brain stopped: state saved (%d open positions)", len(trader.state.positions))
+            board.beat("brain", phase=Phase.STOPPED)
+            return 0
+        finally:
+            await rest.close()
+            await db.dispose()
+            ring.close()
+            board.close()
+
+    async def _trader(self, rest: BinanceRest, rules: ExchangeRules, strategy: Strategy) -> Trader:
+        spec = self.spec
+        settings = spec.settings
+        engine = Engine(rules, settings.risk, settings.fees)
+        path = state_path(spec)
+        saved = snapshot.load(path)
+        translator = StreamTranslator()
+        if saved is not None:
+            state = saved.state
+            translator.algo_of_order.update(saved.algo_of_order)
+            log.info("brain state loaded from %s (saved at %d)", path, saved.saved_ms)
+        else:
+            view = await fetch_view_balance(rest)
+            state = engine.initial_state(view)
+            # Client ids come from the sequence: start a fresh state past any id an earlier
+            # run on this account could have used.
+            state = type(state)(balance=state.balance, seq=wall_ms() * 1000)
+        executor = Executor(rest, rules, {}, self.clock.now_ms)
+        return Trader(
+            engine,
+            strategy,
+            executor,
+            state,
+            state_path=path,
+            venue=spec.venue.kind,
+            translator=translator,
+        )
+
+    # inputs ------------------------------------------------------------------------------------
+    async def _candles(self, ring: RingBuffer, store: CandleStore) -> None:
+        while True:
+            batch = ring.read_batch(4096)
+            if len(batch) == 0:
+                await asyncio.sleep(0.001)
+                continue
+            received = time.time_ns()
+            async with self.lock:
+                await self._feed(candles_of(batch), store, received)
+
+    async def _feed(self, candles: list[Candle], store: CandleStore, received: int | None) -> None:
+        assert self.trader is not None
+        if not self.warmed:
+            await self._warm(candles, store)
+        for c in candles:
+            self.clock.seen(c.close_time + 1)
+        await self.trader.on_candles(candles, received)
+
+    async def _warm(self, first: list[Candle], store: CandleStore) -> None:
+        """Each symbol's strategy state starts from stored history before the first candle."""
+        assert self.trader is not None
+        self.warmed = True
+        bars = self.spec.settings.live.warmup_bars
+        if bars == 0:
+            return
+        first_open = {c.symbol: c.open_time for c in reversed(first)}
+        end = min(first_open.values())
+        used = 0
+        for symbol in self.spec.symbols:
+            before = first_open.get(symbol, end)
+            series = await store.load(symbol, self.spec.interval, None, before)
+            if len(series) > bars:
+                series = series.slice(len(series) - bars, len(series))
+            used += self.trader.warm(series)
+        log.info("warmed up %d symbols from %d stored candles", len(self.spec.symbols), used)
+
+    async def _drain(self, ring: RingBuffer, store: CandleStore) -> None:
+        while len(batch := ring.read_batch(4096)):
+            await self._feed(candles_of(batch), store, None)
+
+    async def _account(self, stream: UserStreamClient) -> None:
+        assert self.trader is not None
+        async for event in stream:
+            async with self.lock:
+                await self.trader.on_user_event(event)
+
+    async def _timer(self) -> None:
+        assert self.trader is not None
+        wall_s = TIMER_MS / 1000 / max(self.spec.venue.speed, 1e-9)
+        while True:
+            await asyncio.sleep(wall_s)
+            now = self.clock.now_ms()
+            if now:
+                async with self.lock:
+                    await self.trader.on_timer(now)
+
+    async def _beat(self, board: HeartbeatBoard, ring: RingBuffer, rest: BinanceRest) -> None:
+        trader = self.trader
+        assert trader is not None
+        while True:
+            st = trader.state
+            board.beat(
+                "brain",
+                equity=st.equity(),
+                open_positions=len(st.positions),
+                rest_weight_used=await rest.governor.used(),
+                ring_depth=ring.depth(),
+                candles_processed=trader.candles,
+                orders_sent=trader.executor.sent,
+                fills=trader.fills,
+                last_candle_ms=trader.last_candle_ms,
+                orders_rejected=sum(trader.executor.rejected.values()),
+            )
+            await asyncio.sleep(self.spec.beat_interval_s)
+
+
+async def load_rules(rest: BinanceRest) -> ExchangeRules:
+    """The venue's own filters and brackets (never the bundled capture: they change)."""
+    info = await rest.exchange_info()
+    brackets = brackets_from_binance_reply(await rest.leverage_brackets())
+    return load_exchange_rules(info, brackets, source=f"{rest.urls.rest} exchangeInfo")
+
+
+async def fetch_view_balance(rest: BinanceRest) -> Decimal:
+    account = await rest.account()
+    for a in account.get("assets", []):
+        if a.get("asset") == "USDT":
+            return Decimal(str(a["walletBalance"]))
+    return Decimal(0)
+
+
+def run_brain(spec: RunSpec) -> None:
+    """Process entry point (started by the Orchestrator with the spawn context)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup_logging(spec.log_level)
+    code = 1
+    with contextlib.suppress(KeyboardInterrupt):
+        code = asyncio.run(BrainService(spec).run())
+    sys.exit(code)
+
+
+__all__ = ["BrainService", "MarketClock", "fetch_view", "run_brain", "state_path"]

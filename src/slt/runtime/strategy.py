@@ -1,0 +1,26 @@
+"""The strategy a live or paper run trades: the baseline, or the champion model."""
+
+from __future__ import annotations
+
+from slt.config import Settings
+from slt.model.service import load_predictor
+from slt.strategy.base import Strategy
+from slt.strategy.baseline import EmaAtrBaseline
+from slt.strategy.ml import MLStrategy, SignalRule
+
+
+class NoChampionError(Exception):
+    """`--strategy ml` without a trained champion model."""
+
+
+async def build_strategy(settings: Settings, name: str) -> Strategy:
+    if name == "baseline":
+        return EmaAtrBaseline(settings.baseline)
+    predictor = await load_predictor(settings)
+    if predictor is None:
+        raise NoChampionError(
+            "the ml strategy needs a champion model and there is none: train one with "
+            "`slt train` (or run with the baseline strategy)"
+        )
+    rule = SignalRule.from_config(settings.ml, settings.fees, relaxed=settings.relaxed_signal_mode)
+    return MLStrategy(predictor, rule)
