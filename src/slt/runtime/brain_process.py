@@ -14,7 +14,6 @@ an orderly SIGTERM, Feed first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -73,8 +72,9 @@ class MarketClock:
 
 
 class BrainService:
-    def __init__(self, spec: RunSpec) -> None:
+    def __init__(self, spec: RunSpec, strategy: Strategy | None = None) -> None:
         self.spec = spec
+        self.strategy = strategy
         self.stop = asyncio.Event()
         self.lock = asyncio.Lock()
         self.clock = MarketClock(spec.venue.speed)
@@ -83,8 +83,6 @@ class BrainService:
 
     async def run(self) -> int:
         spec = self.spec
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self.stop.set)
         board = HeartbeatBoard.attach(spec.heartbeat_name)
         board.start("brain", os.getpid())
         ring = RingBuffer.attach(spec.ring_name, CANDLE_RECORD)
@@ -102,7 +100,7 @@ class BrainService:
         try:
             await migrate(db)
             rules = await load_rules(rest)
-            strategy = await build_strategy(settings, spec.settings.live.strategy)
+            strategy = self.strategy or await build_strategy(settings, settings.live.strategy)
             trader = await self._trader(rest, rules, strategy)
             self.trader = trader
             async with UserStreamClient(rest) as stream:
@@ -263,10 +261,13 @@ def run_brain(spec: RunSpec) -> None:
     """Process entry point (started by the Orchestrator with the spawn context)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(spec.log_level)
-    code = 1
-    with contextlib.suppress(KeyboardInterrupt):
-        code = asyncio.run(BrainService(spec).run())
-    sys.exit(code)
+    sys.exit(asyncio.run(_main(spec)))
+
+
+async def _main(spec: RunSpec) -> int:
+    service = BrainService(spec)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, service.stop.set)
+    return await service.run()
 
 
 __all__ = ["BrainService", "MarketClock", "fetch_view", "run_brain", "state_path"]

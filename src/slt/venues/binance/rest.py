@@ -47,6 +47,7 @@ from slt.venues.binance.urls import VenueUrls
 _CALLS: dict[str, tuple[str, int, bool]] = {
     "time": ("fapiPublicGetTime", 1, False),
     "exchange_info": ("fapiPublicGetExchangeInfo", 1, False),
+    "ticker_24hr": ("fapiPublicGetTicker24hr", 1, False),
     "new_order": ("fapiPrivatePostOrder", 0, True),
     "new_algo_order": ("fapiPrivatePostAlgoOrder", 0, True),
     "query_order": ("fapiPrivateGetOrder", 1, False),
@@ -63,7 +64,7 @@ _CALLS: dict[str, tuple[str, int, bool]] = {
     "listen_key": ("fapiPrivatePostListenKey", 1, False),
     "keep_alive": ("fapiPrivatePutListenKey", 1, False),
 }
-_NO_SYMBOL_WEIGHT = {"open_orders": 40, "open_algo_orders": 40}
+_NO_SYMBOL_WEIGHT = {"open_orders": 40, "open_algo_orders": 40, "ticker_24hr": 40}
 CONDITIONAL_TYPES = frozenset({"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT"})
 
 
@@ -196,6 +197,10 @@ class BinanceRest:
             answer = await self._call("brackets")
             self._brackets = list(answer if isinstance(answer, list) else [answer])
         return self._brackets
+
+    async def tickers_24h(self) -> list[dict[str, Any]]:
+        """Every symbol's 24 h statistics (weight 40): how `slt run` picks the most traded."""
+        return list(await self._call("ticker_24hr"))
 
     # account -------------------------------------------------------------------------------------
     async def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
