@@ -15,6 +15,7 @@ from slt.backtest.driver import BacktestError
 from slt.backtest.ml_run import prepare_ml
 from slt.backtest.report_terminal import render_summary
 from slt.cli_model import model_app, train_command
+from slt.cli_run import run_command
 from slt.cli_support import fail, parse_utc_ms
 from slt.config import ConfigError, load_settings
 from slt.data.commands import data_app
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
 app.add_typer(exchange_app, name="exchange")
+app.command("run")(run_command)
 console = Console()
 
 

@@ -31,10 +31,10 @@ from slt.live import snapshot
 from slt.live.execution import Executor
 from slt.live.trader import Trader, fetch_view
 from slt.live.translate import StreamTranslator
-from slt.logs import setup_logging
 from slt.rules import ExchangeRules, load_exchange_rules
 from slt.rules.parsing import brackets_from_binance_reply
 from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
+from slt.runtime.shm import attach_ring, attach_shm
 from slt.runtime.spec import RunSpec
 from slt.runtime.strategy import build_strategy
 from slt.storage import CandleStore, create_engine, migrate
@@ -83,9 +83,9 @@ class BrainService:
 
     async def run(self) -> int:
         spec = self.spec
-        board = HeartbeatBoard.attach(spec.heartbeat_name)
+        board = HeartbeatBoard(attach_shm(spec.heartbeat_name), owner=False)
         board.start("brain", os.getpid())
-        ring = RingBuffer.attach(spec.ring_name, CANDLE_RECORD)
+        ring = attach_ring(spec.ring_name, CANDLE_RECORD)
         settings = spec.settings
         host = urlparse(spec.venue.urls.rest).netloc
         rest = BinanceRest(
@@ -258,9 +258,8 @@ async def fetch_view_balance(rest: BinanceRest) -> Decimal:
 
 
 def run_brain(spec: RunSpec) -> None:
-    """Process entry point (started by the Orchestrator with the spawn context)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    setup_logging(spec.log_level)
+    """Process entry point, run by the Orchestrator's `child_main` (which has set up logging
+    and SIGINT already) in a spawned process; the exit code is the service's."""
     sys.exit(asyncio.run(_main(spec)))
 
 
