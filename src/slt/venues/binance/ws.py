@@ -5,17 +5,24 @@ does what networks do. So this client:
 
 * subscribes through combined-stream URLs (`<base>/stream?streams=a/b/c`), splitting the
   `<symbol>@kline_<interval>` streams across as many connections as the per-connection stream
-  limit (Binance: 1024) and a URL-length bound require: 300 symbols × a few intervals is a few
-  connections, each with its own reconnect loop;
-* decodes every frame with msgspec into typed Structs; a frame that is not a well-formed kline
+  limit (Binance: 1024) and a URL-length bound require; each URL is a "slot" with its own
+  reconnect loop;
+* decodes every frame with msgspec (`ws_frames`); a frame that is not a well-formed kline
   event of a stream it asked for is counted by reason (`Counters.malformed`) and dropped;
-* yields a `slt.domain.Candle` only for a kline's closing update (`x: true`), once: a repeat
-  after a reconnect is dropped (`duplicates`), a hole is counted (`gaps`) for the feed layer
-  to backfill;
+* turns updates into closed candles with `slt.feed.assembler.CandleAssembler`: a candle is
+  closed by its final update (`x: true`) or, when that is late, by the first update of the
+  next candle; each (stream, open time) is yielded once, in order; repeats, stale updates
+  and late finals are counted, holes are counted (`gaps`) for the Feed to backfill, and the
+  close lag (receipt − end of the candle) is tracked (`close_lag`);
 * reconnects on any close or error with exponential backoff and jitter (bounded by
-  `backoff_max_s`), and treats a connection silent for `stale_after_s` as dead;
+  `backoff_max_s`), and treats a connection silent for `stale_after_s` as dead; a lost
+  connection's forming snapshots are forgotten, so a mid-minute snapshot is never published;
+* rotates before the venue's connection lifetime ends (Binance: 24 h): after
+  `rotate_after_s` it opens the replacement, keeps reading both, and closes the old one once
+  the new one delivers. Both carry the same events meanwhile; the assembler's per-stream
+  state drops the second copy (`rotation_repeats`), so nothing is lost or yielded twice;
 * answers the server's pings: the websockets library replies to every ping with a pong
-  carrying its payload, as Binance requires (§9.2) — the client sends no pings of its own
+  carrying its payload, as Binance requires (§9.2); it sends no pings of its own
   (`ping_interval_s` None), since unsolicited frames count against the 10-per-second limit.
 
 The base URL is configurable (`urls.VenueUrls.ws_market`): production
@@ -26,23 +33,42 @@ The base URL is configurable (`urls.VenueUrls.ws_market`): production
 from __future__ import annotations
 
 import asyncio
-import math
+import logging
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
-import msgspec
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from slt.domain import Candle
 from slt.domain.candle import INTERVAL_MS
+from slt.feed.assembler import AssemblerCounts, CandleAssembler
+from slt.feed.lag import LagTracker
 from slt.venues.binance.backoff import Backoff
 from slt.venues.binance.urls import PRODUCTION, TESTNET, local
+from slt.venues.binance.ws_frames import parse_kline, split_urls, stream_name
+
+__all__ = [
+    "PRODUCTION_MARKET_URL",
+    "TESTNET_MARKET_URL",
+    "Counters",
+    "MarketStreamClient",
+    "WsClientConfig",
+    "local_market_url",
+    "split_urls",
+    "stream_name",
+]
+
+log = logging.getLogger(__name__)
 
 PRODUCTION_MARKET_URL = PRODUCTION.ws_market
 TESTNET_MARKET_URL = TESTNET.ws_market
+BINANCE_ROTATE_AFTER_S = 23 * 3600 + 50 * 60
+"""Ten minutes before Binance's 24 h disconnect: time for a replacement to connect."""
 
 
 def local_market_url(port: int, host: str = "127.0.0.1") -> str:
@@ -50,9 +76,13 @@ def local_market_url(port: int, host: str = "127.0.0.1") -> str:
     return local(port, host).ws_market
 
 
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class WsClientConfig:
-    """Connection layout, liveness and reconnect pacing (all in seconds)."""
+    """Connection layout, liveness, rotation and reconnect pacing (all in seconds)."""
 
     base_url: str = PRODUCTION_MARKET_URL
     max_streams_per_connection: int = 1024
@@ -73,80 +103,84 @@ class WsClientConfig:
     queue_size: int = 100_000
     """Closed candles waiting for the reader; a full queue holds the sockets back (nothing is
     dropped)."""
+    rotate_after_s: float | None = BINANCE_ROTATE_AFTER_S
+    """Open a replacement connection this long after a connection opened (None: never)."""
+    close_lag_from: Literal["receipt", "event"] = "receipt"
+    """`receipt`: lag from the wall clock at receipt (a real-time venue); `event`: from the
+    frame's event time `E` (a replay, whose market time is not the wall's)."""
 
 
 @dataclass
 class Counters:
-    """What the client has seen, for health checks and tests."""
+    """What the client has seen, for health checks and tests. The per-candle decisions are
+    the assembler's (`assembly`); the properties name the ones callers ask about."""
 
     messages: int = 0
     malformed: Counter[str] = field(default_factory=Counter)
-    closed_candles: int = 0
-    duplicates: int = 0
-    gaps: int = 0
     connects: int = 0
     reconnects: int = 0
-    """Connections opened again after one was lost (a first connection is not counted)."""
+    """Connections opened again after one was lost (a first connection and a rotation are not
+    counted)."""
+    rotations: int = 0
+    rotation_repeats: int = 0
+    """Closing updates received twice while two connections of a slot overlapped (expected)."""
     failed_attempts: int = 0
     stale: int = 0
+    assembly: AssemblerCounts = field(default_factory=AssemblerCounts)
+    close_lag: LagTracker = field(default_factory=LagTracker)
+
+    @property
+    def closed_candles(self) -> int:
+        return self.assembly.closed
+
+    @property
+    def duplicates(self) -> int:
+        return self.assembly.duplicates
+
+    @property
+    def out_of_order(self) -> int:
+        return self.assembly.out_of_order
+
+    @property
+    def late_finals(self) -> int:
+        return self.assembly.late_finals
+
+    @property
+    def gaps(self) -> int:
+        return self.assembly.gaps
+
+    @property
+    def malformed_total(self) -> int:
+        return sum(self.malformed.values())
 
 
-class KlineBody(msgspec.Struct, frozen=True):
-    t: int
-    T: int
-    s: str
-    i: str
-    o: str
-    c: str
-    h: str
-    l: str  # noqa: E741 - Binance's field name
-    v: str
-    x: bool
+class _Link:
+    """One connection of a slot: set `opened` once connected, `delivered` on its first frame."""
+
+    __slots__ = ("delivered", "opened", "task", "ws")
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.delivered = asyncio.Event()
+        self.ws: ClientConnection | None = None
+        self.task: asyncio.Task[None] | None = None
 
 
-class KlineEvent(msgspec.Struct, frozen=True, tag_field="e", tag="kline"):
-    E: int
-    s: str
-    k: KlineBody
-
-
-class Envelope(msgspec.Struct, frozen=True):
-    stream: str
-    data: msgspec.Raw
-
-
-_ENVELOPE = msgspec.json.Decoder(Envelope)
-_KLINE = msgspec.json.Decoder(KlineEvent)
-
-
-def stream_name(symbol: str, interval: str) -> str:
-    return f"{symbol.lower()}@kline_{interval}"
-
-
-def split_urls(
-    base_url: str, streams: Sequence[str], max_streams: int, max_url_length: int
-) -> list[str]:
-    """Combined-stream URLs covering `streams` in order, each within both limits."""
-    prefix = base_url.rstrip("/") + "/stream?streams="
-    urls: list[str] = []
-    chunk: list[str] = []
-    length = len(prefix)
-    for name in streams:
-        extra = len(name) + (1 if chunk else 0)
-        if chunk and (len(chunk) >= max_streams or length + extra > max_url_length):
-            urls.append(prefix + "/".join(chunk))
-            chunk, length, extra = [], len(prefix), len(name)
-        chunk.append(name)
-        length += extra
-    if chunk:
-        urls.append(prefix + "/".join(chunk))
-    return urls
+async def _first(*aws: Any) -> None:
+    """Wait until the first of `aws` (tasks or coroutines) completes; cancel the helpers."""
+    tasks = [a if isinstance(a, asyncio.Task) else asyncio.ensure_future(a) for a in aws]
+    own = [t for t, a in zip(tasks, aws, strict=True) if t is not a]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in own:
+            t.cancel()
 
 
 class MarketStreamClient:
     """Closed candles of `symbols` × `intervals` from Binance's kline streams (module
     docstring). Use as `async with MarketStreamClient(...) as c: async for candle in c: ...`,
-    or `start()` / `next_candle()` / `stop()`."""
+    or `start()` / `next_candle()` / `stop()` (then `pending()` for what was left queued)."""
 
     def __init__(
         self,
@@ -162,31 +196,47 @@ class MarketStreamClient:
         self.config = config or WsClientConfig()
         self.streams = list(dict.fromkeys(stream_name(s, i) for s in symbols for i in intervals))
         self._wanted = frozenset(self.streams)
-        self.counters = Counters()
+        self._assembler = CandleAssembler()
+        self.counters = Counters(assembly=self._assembler.counts)
         self._rng = rng or random.Random()
         self._queue: asyncio.Queue[Candle] = asyncio.Queue(self.config.queue_size)
-        self._last_open: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._links: set[asyncio.Task[None]] = set()
+        self._slot_streams: list[list[str]] = []
+        self._open_links: list[int] = []
+        self._overlap: list[bool] = []
         self.connected: list[bool] = []
 
     def urls(self) -> list[str]:
         c = self.config
         return split_urls(c.base_url, self.streams, c.max_streams_per_connection, c.max_url_length)
 
+    def open_connections(self) -> int:
+        """Connections open now (two for a slot while it rotates)."""
+        return sum(self._open_links)
+
+    def live_streams(self) -> int:
+        """Streams on a slot with an open connection."""
+        return sum(len(s) for s, up in zip(self._slot_streams, self.connected, strict=True) if up)
+
     # lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         if self._tasks:
             return
         urls = self.urls()
-        self.connected = [False] * len(urls)
+        n = len(urls)
+        self.connected, self._open_links, self._overlap = [False] * n, [0] * n, [False] * n
+        self._slot_streams = [u.split("?streams=", 1)[1].split("/") for u in urls]
         self._tasks = [asyncio.create_task(self._run(i, u)) for i, u in enumerate(urls)]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._links]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self.config.close_timeout_s + 1)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.config.close_timeout_s + 1)
         self._tasks = []
+        self._links.clear()
 
     async def __aenter__(self) -> MarketStreamClient:
         await self.start()
@@ -199,6 +249,13 @@ class MarketStreamClient:
         """The next closed candle (TimeoutError after `timeout` seconds)."""
         async with asyncio.timeout(timeout):
             return await self._queue.get()
+
+    def pending(self) -> list[Candle]:
+        """Take every closed candle queued and not yet read (after `stop`, the last ones)."""
+        out = []
+        while not self._queue.empty():
+            out.append(self._queue.get_nowait())
+        return out
 
     def __aiter__(self) -> AsyncIterator[Candle]:
         return self._iterate()
@@ -214,100 +271,150 @@ class MarketStreamClient:
         pace = Backoff(c.backoff_initial_s, c.backoff_max_s, c.backoff_factor, c.jitter)
         return pace.delay(attempt, self._rng)
 
+    def _spawn(self, index: int, url: str) -> _Link:
+        link = _Link()
+        task = asyncio.create_task(self._serve(index, url, link))
+        link.task = task
+        self._links.add(task)
+        task.add_done_callback(self._links.discard)
+        return link
+
+    async def _opened(self, link: _Link) -> bool:
+        """Wait until `link` is connected (True) or has failed to connect (False)."""
+        assert link.task is not None
+        await _first(link.opened.wait(), link.task)
+        if not link.opened.is_set() and link.task.done() and not link.task.cancelled():
+            link.task.result()  # re-raise a configuration error (InvalidURI)
+        return link.opened.is_set()
+
     async def _run(self, index: int, url: str) -> None:
-        c = self.config
+        """The slot's supervisor: connect, reconnect after a loss, rotate before the venue's
+        lifetime ends (module docstring)."""
         attempt = 0
-        opened_before = False
+        lost_before = False
+        link: _Link | None = None
         while True:
-            opened = False
-            try:
-                async with connect(
-                    url,
-                    open_timeout=c.open_timeout_s,
-                    close_timeout=c.close_timeout_s,
-                    ping_interval=c.ping_interval_s,
-                    proxy=True if c.use_env_proxy else None,
-                    max_size=1 << 22,
-                ) as ws:
+            if link is None:
+                link = self._spawn(index, url)
+                if not await self._opened(link):
+                    self.counters.failed_attempts += 1
+                    if attempt % 10 == 0:
+                        log.warning("market stream %d: cannot connect (attempt %d)", index, attempt)
+                    link = None
+                    await asyncio.sleep(self.backoff(attempt))
+                    attempt += 1
+                    continue
+                self.counters.connects += 1
+                if lost_before:
+                    self.counters.reconnects += 1
+                    log.info("market stream %d reconnected", index)
+                attempt = 0
+            assert link.task is not None
+            await asyncio.wait([link.task], timeout=self.config.rotate_after_s)
+            if not link.task.done():
+                link = await self._rotate(index, url, link)
+                if link is not None:
+                    continue
+            else:
+                link = None
+            lost_before = True
+            self._assembler.forget(self._slot_streams[index])
+            await asyncio.sleep(self.backoff(attempt))
+            attempt += 1
+
+    async def _rotate(self, index: int, url: str, old: _Link) -> _Link | None:
+        """Replace `old` by a new connection without a hole; the link that carries on (None
+        when both are gone: the supervisor then reconnects)."""
+        assert old.task is not None
+        attempt = 0
+        self._overlap[index] = True
+        try:
+            while True:
+                new = self._spawn(index, url)
+                assert new.task is not None
+                await _first(new.delivered.wait(), new.task, old.task)
+                if new.delivered.is_set() or (old.task.done() and not new.task.done()):
+                    waiting = old.task.done() and not new.delivered.is_set()
+                    if waiting and not await self._opened(new):
+                        return None
                     self.counters.connects += 1
-                    if opened_before:
-                        self.counters.reconnects += 1
-                    opened_before = opened = True
-                    self.connected[index] = True
-                    attempt = 0
+                    self.counters.rotations += 1
+                    log.info("market stream %d rotated to a new connection", index)
+                    if old.ws is not None:
+                        await old.ws.close()
+                    return new
+                if old.task.done():
+                    return None
+                self.counters.failed_attempts += 1  # the replacement failed; old still serves
+                await _first(asyncio.sleep(self.backoff(attempt)), old.task)
+                attempt += 1
+                if old.task.done():
+                    return None
+        finally:
+            self._overlap[index] = False
+
+    async def _serve(self, index: int, url: str, link: _Link) -> None:
+        """Run one connection until it closes, fails or goes silent."""
+        c = self.config
+        try:
+            async with connect(
+                url,
+                open_timeout=c.open_timeout_s,
+                close_timeout=c.close_timeout_s,
+                ping_interval=c.ping_interval_s,
+                proxy=True if c.use_env_proxy else None,
+                max_size=1 << 22,
+            ) as ws:
+                link.ws = ws
+                link.opened.set()
+                self._open_links[index] += 1
+                self.connected[index] = True
+                try:
                     while True:
                         try:
                             async with asyncio.timeout(c.stale_after_s):
                                 raw = await ws.recv(decode=False)
                         except TimeoutError:
                             self.counters.stale += 1
-                            break
-                        candle = self.decode(raw)
-                        if candle is not None:
+                            return
+                        link.delivered.set()
+                        for candle in self._frame(raw, self._overlap[index]):
                             await self._queue.put(candle)
-            except InvalidURI:
-                raise
-            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
-                if not opened:
-                    self.counters.failed_attempts += 1
-            finally:
-                self.connected[index] = False
-            await asyncio.sleep(self.backoff(attempt))
-            attempt += 1
+                finally:
+                    self._open_links[index] -= 1
+                    self.connected[index] = self._open_links[index] > 0
+        except InvalidURI:
+            raise
+        except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
+            return
 
     # decoding --------------------------------------------------------------------------------
-    def _malformed(self, reason: str) -> None:
-        self.counters.malformed[reason] += 1
+    def _frame(self, raw: bytes | str, overlapping: bool) -> list[Candle]:
+        dup = self.counters.assembly.duplicates
+        out = self.decode_all(raw)
+        if overlapping and self.counters.assembly.duplicates > dup:
+            self.counters.rotation_repeats += self.counters.assembly.duplicates - dup
+            self.counters.assembly.duplicates = dup
+        return out
+
+    def decode_all(self, raw: bytes | str, received_ms: int | None = None) -> list[Candle]:
+        """Count one frame; the candles it closes, oldest first (module docstring).
+        `received_ms` defaults to now or to the event time (`close_lag_from`)."""
+        self.counters.messages += 1
+        update = parse_kline(raw, self._wanted)
+        if isinstance(update, str):
+            self.counters.malformed[update] += 1
+            return []
+        if received_ms is None:
+            received_ms = update.event_ms if self.config.close_lag_from == "event" else wall_ms()
+        closed = self._assembler.update(update.stream, update.candle, update.final, received_ms)
+        lag = self.counters.close_lag
+        for c in closed:
+            lag.record(c.received_ms, c.candle.close_time)
+        return [c.candle for c in closed]
 
     def decode(self, raw: bytes | str) -> Candle | None:
-        """Count one frame; the closed candle it carries, if any (module docstring)."""
-        self.counters.messages += 1
-        try:
-            env = _ENVELOPE.decode(raw)
-        except msgspec.ValidationError:
-            self._malformed("not_a_stream_event")
-            return None
-        except msgspec.DecodeError:
-            self._malformed("invalid_json")
-            return None
-        if env.stream not in self._wanted:
-            self._malformed("unexpected_stream")
-            return None
-        try:
-            event = _KLINE.decode(env.data)
-        except msgspec.ValidationError:
-            self._malformed("invalid_kline")
-            return None
-        except msgspec.DecodeError:
-            self._malformed("invalid_json")
-            return None
-        k = event.k
-        if stream_name(k.s, k.i) != env.stream or k.s != event.s:
-            self._malformed("stream_mismatch")
-            return None
-        if not k.x:
-            return None
-        return self._closed(env.stream, k)
-
-    def _closed(self, stream: str, k: KlineBody) -> Candle | None:
-        try:
-            o, h, lo, cl, v = (float(x) for x in (k.o, k.h, k.l, k.c, k.v))
-        except ValueError:
-            self._malformed("invalid_number")
-            return None
-        prices = (o, h, lo, cl)
-        if not all(math.isfinite(p) and p > 0 for p in prices) or not v >= 0:
-            self._malformed("invalid_number")
-            return None
-        if k.t >= k.T or k.T - k.t + 1 != INTERVAL_MS[k.i] or h < lo:
-            self._malformed("inconsistent")
-            return None
-        last = self._last_open.get(stream)
-        if last is not None and k.t <= last:
-            self.counters.duplicates += 1
-            return None
-        if last is not None and k.t > last + INTERVAL_MS[k.i]:
-            self.counters.gaps += 1
-        self._last_open[stream] = k.t
-        self.counters.closed_candles += 1
-        return Candle(k.s, k.t, k.T, o, h, lo, cl, v)
+        """`decode_all` for one frame, returning its newest closed candle (the only one unless
+        the frame also closed the candle before it early; use `decode_all` to get both)."""
+        got = self.decode_all(raw)
+        return got[-1] if got else None
