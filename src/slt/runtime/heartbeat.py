@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from slt.runtime.shm import attach_shm
+
 ROLES: tuple[str, ...] = ("feed", "brain")
 
 STATS: dict[str, tuple[str, ...]] = {
@@ -112,7 +114,9 @@ class HeartbeatBoard:
 
     @classmethod
     def attach(cls, name: str) -> HeartbeatBoard:
-        return cls(shared_memory.SharedMemory(name), owner=False)
+        """The board the Orchestrator created, attached without resource tracking (see
+        `slt.runtime.shm`), so a child's exit or death never unlinks it."""
+        return cls(attach_shm(name), owner=False)
 
     @property
     def name(self) -> str:

@@ -1,0 +1,343 @@
+"""The Orchestrator: the main process of a live or paper run.
+
+It owns the shared memory (creates the candle ring and the heartbeat board, and is the only
+one to unlink them), starts one spawned process per `ProcessPlan` (the Feed and the Brain),
+and polls every `poll_s`: a child that exited is dead, one whose heartbeat is too old is stuck
+(SIGKILLed); either is restarted after a backoff until its restart budget is spent
+(`slt.runtime.supervisor` holds those rules). It is asyncio-based so that `slt run` can also
+serve the local exchange in the same event loop.
+
+Shutdown (SIGTERM or SIGINT, or `stop` set by the caller) runs in plan order, producer first:
+SIGTERM to the Feed and wait (bounded) so nothing more enters the ring; then SIGTERM to the
+Brain, which drains the ring and persists its state, and wait (bounded); SIGKILL whatever is
+still alive at the end of its grace; unlink the shared memory. A second signal skips the
+remaining graces. Exit codes: `EXIT_OK` (0) after a requested shutdown, `EXIT_BUDGET_SPENT`
+(75) when a child's restart budget ran out (the others are stopped gracefully first).
+
+Children ignore SIGINT (the terminal sends Ctrl-C to the whole process group; only the
+Orchestrator decides the order of the shutdown), log with their role, and stop themselves
+(SIGTERM) if the Orchestrator disappears without stopping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import multiprocessing
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing import shared_memory
+from multiprocessing.context import SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import TypeVar
+
+from slt.ipc.records import CANDLE_RECORD
+from slt.ipc.ring import RingBuffer
+from slt.logs import setup_logging
+from slt.runtime.heartbeat import HeartbeatBoard, wall_ms
+from slt.runtime.spec import RunSpec
+from slt.runtime.status import ChildView, status_line
+from slt.runtime.supervisor import (
+    EXIT_BUDGET_SPENT,
+    EXIT_OK,
+    Health,
+    SupervisorPolicy,
+    after_failure,
+    describe_exit,
+    health,
+)
+
+log = logging.getLogger("slt.orchestrator")
+
+Target = Callable[[RunSpec], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessPlan:
+    """One child: its board role and the module-level function it runs (picklable for spawn).
+    Plans are started in order and stopped in order: put the producer (Feed) first."""
+
+    role: str
+    target: Target
+
+
+def default_plans() -> list[ProcessPlan]:
+    """The Feed, then the Brain. Looked up by name at call time, so importing this module
+    (tests, the CLI's help) does not load the whole trading stack."""
+    feed: Target = importlib.import_module("slt.runtime.feed_process").run_feed
+    brain: Target = importlib.import_module("slt.runtime.brain_process").run_brain
+    return [ProcessPlan("feed", feed), ProcessPlan("brain", brain)]
+
+
+# --- the child's side -----------------------------------------------------------------------------
+def _watch_parent(parent: int, every_s: float = 1.0) -> None:
+    """Ask this process to stop (SIGTERM, its graceful path) once its parent is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(every_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def child_main(role: str, target: Target, spec: RunSpec) -> None:
+    """What every spawned child runs: ignore SIGINT, log as `role`, watch the parent, then the
+    plan's target."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup_logging(spec.log_level, json=spec.log_json, role=role)
+    _watch_parent(os.getppid())
+    target(spec)
+
+
+# --- the Orchestrator's side ----------------------------------------------------------------------
+@dataclass(slots=True)
+class _Child:
+    plan: ProcessPlan
+    proc: BaseProcess | None = None
+    started_ms: int = 0
+    history: tuple[int, ...] = ()
+    """Times (UTC ms) of its restarts inside the budget window."""
+    restarts: int = 0
+    restart_at_ms: int | None = None
+
+    @property
+    def role(self) -> str:
+        return self.plan.role
+
+
+async def _wait_exit(proc: BaseProcess, timeout_s: float, hurry: asyncio.Event) -> bool:
+    """Wait until `proc` has exited (True) or `timeout_s` passed or `hurry` is set (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while proc.exitcode is None:
+        if hurry.is_set() or loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def _create_shared(make: Callable[[], T], name: str) -> T:
+    """Create a block; when one of that name is left from a run that could not clean up, say
+    so, remove it and create it afresh (names are per run, so it cannot be another run's)."""
+    try:
+        return make()
+    except FileExistsError:
+        log.warning("removing stale shared memory %r left by an earlier run", name)
+        stale = shared_memory.SharedMemory(name)  # tracked, so unlink's unregistering balances
+        stale.close()
+        stale.unlink()
+        return make()
+
+
+@dataclass(slots=True)
+class Orchestrator:
+    """The supervision loop over one run's children (module docstring). Use `supervise`."""
+
+    spec: RunSpec
+    plans: Sequence[ProcessPlan]
+    policy: SupervisorPolicy
+    clock: Callable[[], int] = wall_ms
+    draw: Callable[[], float] = random.random
+    children: list[_Child] = field(default_factory=list)
+    hurry: asyncio.Event = field(default_factory=asyncio.Event)
+    _ctx: SpawnContext = field(default_factory=lambda: multiprocessing.get_context("spawn"))
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Create the shared memory, run until `stop` or a spent budget, shut down; the code."""
+        ring = _create_shared(
+            lambda: RingBuffer.create(self.spec.ring_name, self.spec.ring_capacity, CANDLE_RECORD),
+            self.spec.ring_name,
+        )
+        try:
+            board = _create_shared(
+                lambda: HeartbeatBoard.create(self.spec.heartbeat_name), self.spec.heartbeat_name
+            )
+        except BaseException:
+            ring.close()
+            raise
+        self.children = [_Child(plan) for plan in self.plans]
+        code = EXIT_OK
+        try:
+            for child in self.children:
+                self._start(child)
+            code = await self._watch(stop, ring, board)
+        finally:
+            await self._shutdown(ring)
+            board.close()
+            ring.close()
+            log.info("shared memory released; exit code %d", code)
+        return code
+
+    def _start(self, child: _Child) -> None:
+        proc = self._ctx.Process(
+            target=child_main,
+            args=(child.role, child.plan.target, self.spec),
+            name=f"slt-{child.role}",
+        )
+        proc.start()
+        child.proc, child.started_ms, child.restart_at_ms = proc, self.clock(), None
+        again = f" (restart {child.restarts})" if child.restarts else ""
+        log.info("started %s, pid %s%s", child.role, proc.pid, again)
+
+    async def _watch(self, stop: asyncio.Event, ring: RingBuffer, board: HeartbeatBoard) -> int:
+        next_status = self.clock() + int(self.policy.status_every_s * 1000)
+        while not stop.is_set():
+            now = self.clock()
+            for child in self.children:
+                if child.proc is None:
+                    if child.restart_at_ms is not None and now >= child.restart_at_ms:
+                        child.restarts += 1
+                        self._start(child)
+                    continue
+                verdict, why = health(
+                    self.policy,
+                    pid=child.proc.pid or 0,
+                    exitcode=child.proc.exitcode,
+                    started_ms=child.started_ms,
+                    beat=board.read(child.role),
+                    now_ms=now,
+                )
+                if verdict in (Health.DEAD, Health.STUCK) and not await self._failed(
+                    child, verdict, why, board
+                ):
+                    return EXIT_BUDGET_SPENT
+            if now >= next_status:
+                log.info("%s", status_line(self._views(board), ring.depth(), now))
+                next_status = now + int(self.policy.status_every_s * 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.policy.poll_s)
+        return EXIT_OK
+
+    async def _failed(
+        self, child: _Child, verdict: Health, why: str, board: HeartbeatBoard
+    ) -> bool:
+        """Handle a dead or stuck child; False when its restart budget is spent."""
+        proc = child.proc
+        assert proc is not None
+        if verdict is Health.STUCK:
+            log.error("%s (pid %s) is stuck: %s; killing it", child.role, proc.pid, why)
+            proc.kill()
+            if not await _wait_exit(proc, self.policy.kill_wait_s, asyncio.Event()):
+                log.error("%s (pid %s) survived SIGKILL for now", child.role, proc.pid)
+        else:
+            log.error("%s (pid %s) %s", child.role, proc.pid, why)
+        _reap(proc)
+        child.proc = None
+        board.clear(child.role)
+        now = self.clock()
+        decision = after_failure(self.policy, child.history, now, self.draw())
+        child.history = decision.history
+        if decision.give_up:
+            log.critical(
+                "%s: restart budget spent (%d restarts in the last %g s); stopping everything, "
+                "exit code %d",
+                child.role,
+                decision.restarts_in_window,
+                self.policy.budget_window_s,
+                EXIT_BUDGET_SPENT,
+            )
+            return False
+        child.restart_at_ms = now + decision.delay_ms
+        log.warning(
+            "restarting %s in %.1f s (restart %d of %d in %g s)",
+            child.role,
+            decision.delay_ms / 1000,
+            decision.restarts_in_window,
+            self.policy.max_restarts,
+            self.policy.budget_window_s,
+        )
+        return True
+
+    def _views(self, board: HeartbeatBoard) -> dict[str, ChildView]:
+        views = {}
+        for child in self.children:
+            pid = child.proc.pid if child.proc is not None else None
+            beat = board.read(child.role)
+            mine = beat if pid is not None and beat.pid == pid else None
+            views[child.role] = ChildView(child.role, pid, child.restarts, mine)
+        return views
+
+    async def _shutdown(self, ring: RingBuffer) -> None:
+        """Stop the children in plan order (module docstring), each within its grace."""
+        log.info("shutting down: %s", ", then ".join(c.role for c in self.children))
+        for child in self.children:
+            proc = child.proc
+            child.restart_at_ms = None
+            if proc is None:
+                continue
+            if proc.exitcode is None:
+                grace = self.policy.stop_grace_s(child.role)
+                log.info("stopping %s (pid %s), grace %g s", child.role, proc.pid, grace)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                if not await _wait_exit(proc, grace, self.hurry):
+                    log.error(
+                        "%s (pid %s) did not stop within %g s; killing it",
+                        child.role,
+                        proc.pid,
+                        grace,
+                    )
+                    proc.kill()
+                    await _wait_exit(proc, self.policy.kill_wait_s, asyncio.Event())
+            if proc.exitcode is None:
+                log.error("%s (pid %s) is still alive after SIGKILL", child.role, proc.pid)
+            else:
+                log.info("%s (pid %s) %s", child.role, proc.pid, describe_exit(proc.exitcode))
+            _reap(proc)
+            child.proc = None
+        depth = ring.depth()
+        if depth:
+            log.warning("%d candles were left unread in the ring", depth)
+
+
+def _reap(proc: BaseProcess) -> None:
+    """Collect an exited child (no zombie) and free its handle."""
+    if proc.exitcode is not None:
+        proc.join(0)
+        with contextlib.suppress(ValueError):
+            proc.close()
+
+
+async def supervise(
+    spec: RunSpec,
+    plans: Sequence[ProcessPlan],
+    policy: SupervisorPolicy | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+) -> int:
+    """Run the Orchestrator until SIGTERM/SIGINT (when `handle_signals`) or `stop` is set, or a
+    restart budget is spent; returns the exit code (`EXIT_OK` or `EXIT_BUDGET_SPENT`)."""
+    policy = SupervisorPolicy() if policy is None else policy
+    stop = asyncio.Event() if stop is None else stop
+    orchestrator = Orchestrator(spec, plans, policy)
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            log.warning("%s received: shutting down", signal.Signals(signum).name)
+            stop.set()
+        else:
+            log.warning(
+                "%s received again: skipping the remaining grace", signal.Signals(signum).name
+            )
+            orchestrator.hurry.set()
+
+    signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        return await orchestrator.run(stop)
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
