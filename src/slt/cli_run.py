@@ -40,6 +40,10 @@ def run_command(
     log_json: Annotated[bool, typer.Option("--log-json", help="JSON log lines")] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
     port: Annotated[int, typer.Option(help="Offline: the local exchange's port (0 = any)")] = 0,
+    exchange_url: Annotated[
+        str | None,
+        typer.Option(help="Offline: trade on a running `slt exchange serve` (give its --speed)"),
+    ] = None,
 ) -> None:
     """Trade: offline against the built-in exchange by default, or on Binance.
 
@@ -76,7 +80,16 @@ def run_command(
             else base
         )
         code = asyncio.run(
-            launch(settings, LaunchOptions(kind, log_json=log_json, log_level=log_level, port=port))
+            launch(
+                settings,
+                LaunchOptions(
+                    kind,
+                    log_json=log_json,
+                    log_level=log_level,
+                    port=port,
+                    exchange_url=exchange_url,
+                ),
+            )
         )
     except (ConfigError, LaunchError, SymbolChoiceError, StorageError, VenueError) as exc:
         fail(str(exc))

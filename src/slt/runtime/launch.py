@@ -49,6 +49,9 @@ class LaunchOptions:
     log_level: str = "INFO"
     port: int = 0
     """Offline: the local exchange's port (0 = any free one)."""
+    exchange_url: str | None = None
+    """Offline: use the local exchange already serving here (`slt exchange serve`) instead of
+    starting one; its replay speed must be given as `live.replay_speed`."""
 
 
 def credentials(env: Mapping[str, str]) -> tuple[str, str]:
@@ -61,12 +64,16 @@ def credentials(env: Mapping[str, str]) -> tuple[str, str]:
     return key, secret
 
 
-async def _stored_series(settings: Settings) -> dict[str, CandleSeries]:
+async def _stored_series(settings: Settings, *, load: bool = True) -> dict[str, CandleSeries]:
+    """The stored candles an offline run replays (the bundled sample is imported first on a
+    fresh install: the Brain warms up and the Feed fills gaps from the same store)."""
     db = create_engine(settings.effective_database_url)
     try:
         await migrate(db)
         store = CandleStore(db)
         await ensure_sample_loaded(store)
+        if not load:
+            return {}
         interval = settings.live.interval
         infos = [i for i in await store.list_series() if i.interval == interval]
         wanted = settings.live.symbols or tuple(i.symbol for i in infos)
@@ -114,7 +121,18 @@ async def launch(settings: Settings, options: LaunchOptions) -> int:
     exchange: RunningExchange | None = None
     run_id = ""
     urls: VenueUrls
-    if options.venue == "local":
+    if options.venue == "local" and options.exchange_url:
+        await _stored_series(settings, load=False)
+        where = urlparse(options.exchange_url)
+        if not where.hostname or not where.port:
+            raise LaunchError(
+                f"--exchange-url {options.exchange_url!r} needs a host and a port, "
+                "e.g. http://127.0.0.1:8765"
+            )
+        urls, key, secret = local(where.port, where.hostname), DEFAULT_API_KEY, DEFAULT_API_SECRET
+        speed = settings.live.replay_speed
+        run_id = uuid.uuid4().hex[:12]
+    elif options.venue == "local":
         exchange = await start_offline(settings, options.port)
         urls, key, secret = local(exchange.port), DEFAULT_API_KEY, DEFAULT_API_SECRET
         speed = settings.live.replay_speed
