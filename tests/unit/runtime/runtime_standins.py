@@ -17,6 +17,7 @@ beat and once more when stopping (the drain).
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -81,6 +82,7 @@ def _behave(role: str, spec: RunSpec) -> None:
         beats += 1
         if beats == 1:
             record(data_dir, role, "running")
+            logging.getLogger("standin").info("%s is running", role)
         if beats >= 2 and mode == "die":
             record(data_dir, role, "die")
             sys.stdout.flush()

@@ -1,0 +1,98 @@
+"""End to end: the Orchestrator as a real main process (`supervise_script.py`), stopped the
+way a container platform (SIGTERM to the process) and a terminal (Ctrl-C: SIGINT to the whole
+process group) stop it. Exit 0 within 10 s, Feed stopped before Brain, nothing left in shared
+memory, and every line of the log tagged with the process that wrote it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import orjson
+import pytest
+
+from slt.runtime.shm import shm_exists
+
+HERE = Path(__file__).parent
+WAIT_S = 60.0
+
+
+def wait_for(condition: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def run_and_stop(
+    standins: ModuleType, tmp_path: Path, how: str, json: bool = False
+) -> tuple[int, str, str, str]:
+    (tmp_path / "feed.mode").write_text("healthy")
+    (tmp_path / "brain.mode").write_text("healthy")
+    tag = uuid.uuid4().hex[:10]
+    ring, board = f"slt-e2e-ring-{tag}", f"slt-e2e-board-{tag}"
+    args = [sys.executable, str(HERE / "supervise_script.py"), str(tmp_path), ring, board]
+    log_path = tmp_path / "orchestrator.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*args, *(["--json"] if json else [])],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, as under a terminal
+        )
+        try:
+            for role in ("feed", "brain"):
+                wait_for(
+                    lambda role=role: any(  # type: ignore[misc]
+                        (r, e) == (role, "running") for r, e, _, _ in standins.events(tmp_path)
+                    ),
+                    f"the {role}'s first beat",
+                )
+            wait_for(lambda: "status: 3 symbols live" in log_path.read_text(), "a status line")
+            if how == "SIGTERM":
+                proc.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches every process in the group
+            code = proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    return code, log_path.read_text(), ring, board
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_run_in_order_with_exit_0(
+    standins: ModuleType, tmp_path: Path, how: str
+) -> None:
+    code, log, ring, board = run_and_stop(standins, tmp_path, how)
+
+    assert code == 0, log
+    steps = [f"{r} {e}" for r, e, _, _ in standins.events(tmp_path) if e in ("term", "exit")]
+    assert steps == ["feed term", "feed exit", "brain term", "brain exit"], log
+    assert f"{how} received: shutting down" in log
+    assert not shm_exists(ring) and not shm_exists(board)
+    assert "leaked shared_memory" not in log  # the resource tracker found nothing to clean up
+    lines = [line.split()[1:3] for line in log.splitlines() if line.strip()]
+    assert {role for _, role in lines} == {"orchestrator", "feed", "brain"}, log
+    assert ["INFO", "feed"] in lines and ["INFO", "brain"] in lines
+
+
+def test_json_lines_carry_the_role_and_the_level(standins: ModuleType, tmp_path: Path) -> None:
+    code, log, _, _ = run_and_stop(standins, tmp_path, "SIGTERM", json=True)
+
+    assert code == 0, log
+    records = [orjson.loads(line) for line in log.splitlines() if line.strip()]
+    assert {"ts", "level", "role", "logger", "msg"} <= set(records[0])
+    assert {r["role"] for r in records} == {"orchestrator", "feed", "brain"}
+    assert {"feed is running", "brain is running"} <= {r["msg"] for r in records}
+    assert any(r["msg"].startswith("status: 3 symbols live") for r in records)
+    assert isinstance(records[0]["ts"], int)
