@@ -261,6 +261,13 @@ _json = False
 _current: RepeatFilter | None = None
 
 
+def flush_repeats() -> None:
+    """Print the summaries whose window has ended (the Orchestrator calls this on its status
+    tick, so a summary appears even when nothing else is being logged)."""
+    if _current is not None:
+        _current.flush()
+
+
 def _flush_at_exit() -> None:
     """Print the summaries of windows still open when the process ends."""
     if _current is not None:

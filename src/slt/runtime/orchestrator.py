@@ -30,6 +30,7 @@ import os
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
@@ -39,8 +40,8 @@ from typing import TypeVar
 
 from slt.ipc.records import CANDLE_RECORD
 from slt.ipc.ring import RingBuffer
-from slt.logs import setup_logging
-from slt.runtime.heartbeat import HeartbeatBoard, wall_ms
+from slt.logs import flush_repeats, setup_logging
+from slt.runtime.heartbeat import ROLES, HeartbeatBoard, wall_ms
 from slt.runtime.spec import RunSpec
 from slt.runtime.status import ChildView, status_line
 from slt.runtime.supervisor import (
@@ -82,7 +83,7 @@ def _watch_parent(parent: int, every_s: float = 1.0) -> None:
 
     def watch() -> None:
         while os.getppid() == parent:
-            threading.Event().wait(every_s)
+            time.sleep(every_s)
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
@@ -210,7 +211,8 @@ class Orchestrator:
                 ):
                     return EXIT_BUDGET_SPENT
             if now >= next_status:
-                log.info("%s", status_line(self._views(board), ring.depth(), now))
+                log.info("%s", status_line(self._views(board), ring.depth(), now, ring.overruns))
+                flush_repeats()
                 next_status = now + int(self.policy.status_every_s * 1000)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.policy.poll_s)
@@ -316,6 +318,9 @@ async def supervise(
 ) -> int:
     """Run the Orchestrator until SIGTERM/SIGINT (when `handle_signals`) or `stop` is set, or a
     restart budget is spent; returns the exit code (`EXIT_OK` or `EXIT_BUDGET_SPENT`)."""
+    roles = [plan.role for plan in plans]
+    if len(set(roles)) != len(roles) or not set(roles) <= set(ROLES):
+        raise ValueError(f"plans need distinct roles among {ROLES}, got {roles}")
     policy = SupervisorPolicy() if policy is None else policy
     stop = asyncio.Event() if stop is None else stop
     orchestrator = Orchestrator(spec, plans, policy)

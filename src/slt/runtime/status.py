@@ -2,9 +2,9 @@
 alive and doing what it should, built from the heartbeat board and the ring (plain values in,
 a string out).
 
-`2026-12-04 … status: 212 symbols live · ring depth 0 · rejected 3 · REST weight feed 0 /
-brain 41 · equity 10012.35 · open positions 2 · feed pid 4242 up 3m12s beat 0.4s ago
-restarts 0 · brain pid 4243 up 3m12s beat 0.8s ago restarts 1`
+`status: 212 symbols live · ring depth 0 · rejected 3 · malformed 0 · REST weight feed 0 /
+brain 41 · equity 10012.35 · open positions 2 · orders rejected 0 · feed pid 4242 up 3m12s
+beat 0.4s ago restarts 0 · brain pid 4243 up 3m12s beat 0.8s ago restarts 1`
 
 REST weight is shown per process: each counts what it spent itself, and they draw on the
 same per-IP budget, so a reader wants both numbers rather than a sum that hides who spent it.
@@ -53,18 +53,24 @@ def _num(value: float | None, decimals: int = 0) -> str:
     return "?" if value is None else f"{value:.{decimals}f}"
 
 
-def status_line(views: Mapping[str, ChildView], ring_depth: int, now_ms: int) -> str:
-    """The line (module docstring); `?` for a number whose process has not reported yet."""
+def status_line(
+    views: Mapping[str, ChildView], ring_depth: int, now_ms: int, ring_overruns: int = 0
+) -> str:
+    """The line (module docstring); `?` for a number whose process has not reported yet.
+    "rejected" counts candles the Feed's firewall refused, "malformed" messages it could not
+    decode; "orders rejected" are the venue's refusals of the Brain's orders."""
     parts = [
         f"{_num(_stat(views, 'feed', 'symbols_live'))} symbols live",
-        f"ring depth {ring_depth}",
+        f"ring depth {ring_depth}" + (f" (overruns {ring_overruns})" if ring_overruns else ""),
         f"rejected {_num(_stat(views, 'feed', 'rejected'))}",
+        f"malformed {_num(_stat(views, 'feed', 'malformed'))}",
         "REST weight feed {} / brain {}".format(
             _num(_stat(views, "feed", "rest_weight_used")),
             _num(_stat(views, "brain", "rest_weight_used")),
         ),
         f"equity {_num(_stat(views, 'brain', 'equity'), 2)}",
         f"open positions {_num(_stat(views, 'brain', 'open_positions'))}",
+        f"orders rejected {_num(_stat(views, 'brain', 'orders_rejected'))}",
     ]
     for view in views.values():
         if view.pid is None:

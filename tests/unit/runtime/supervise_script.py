@@ -1,7 +1,7 @@
 """Runs the Orchestrator over the stand-in children as a real main process, for the end-to-end
-signal tests: `python supervise_script.py DATA_DIR RING BOARD [--json]`. Exits with
-`supervise`'s code. Its own folder is on sys.path (it is the script's), and spawned children
-inherit that path, so they find `runtime_standins` too."""
+signal tests: `python supervise_script.py DATA_DIR RING BOARD [--json] [--brain-stop-s S]`.
+Exits with `supervise`'s code. Its own folder is on sys.path (it is the script's), and
+spawned children inherit that path, so they find `runtime_standins` too."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from slt.venues.binance.urls import local
 def main(argv: list[str]) -> int:
     data_dir, ring, board = Path(argv[0]), argv[1], argv[2]
     json = "--json" in argv
+    brain_stop_s = float(argv[argv.index("--brain-stop-s") + 1]) if "--brain-stop-s" in argv else 4
     setup_logging("INFO", json=json, role="orchestrator")
     spec = RunSpec(
         settings=Settings(data_dir=data_dir),
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
         log_json=json,
         beat_interval_s=0.05,
     )
-    policy = SupervisorPolicy(poll_s=0.05, status_every_s=0.5)
+    policy = SupervisorPolicy(poll_s=0.05, status_every_s=0.5, brain_stop_s=brain_stop_s)
     plans = [
         ProcessPlan("feed", runtime_standins.feed),
         ProcessPlan("brain", runtime_standins.brain),

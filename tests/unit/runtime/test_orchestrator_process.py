@@ -31,41 +31,59 @@ def wait_for(condition: object, what: str) -> None:
         time.sleep(0.05)
 
 
-def run_and_stop(
-    standins: ModuleType, tmp_path: Path, how: str, json: bool = False
-) -> tuple[int, str, str, str]:
+def started(
+    standins: ModuleType, tmp_path: Path, *options: str, brain: str = "healthy"
+) -> tuple[subprocess.Popen[bytes], Path, str, str]:
+    """The Orchestrator process, once both children beat and a status line with their
+    numbers is out; output (its own and its children's) goes to `orchestrator.log`."""
     (tmp_path / "feed.mode").write_text("healthy")
-    (tmp_path / "brain.mode").write_text("healthy")
+    (tmp_path / "brain.mode").write_text(brain)
     tag = uuid.uuid4().hex[:10]
     ring, board = f"slt-e2e-ring-{tag}", f"slt-e2e-board-{tag}"
     args = [sys.executable, str(HERE / "supervise_script.py"), str(tmp_path), ring, board]
     log_path = tmp_path / "orchestrator.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [*args, *(["--json"] if json else [])],
+            [*args, *options],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, as under a terminal
         )
-        try:
-            for role in ("feed", "brain"):
-                wait_for(
-                    lambda role=role: any(  # type: ignore[misc]
-                        (r, e) == (role, "running") for r, e, _, _ in standins.events(tmp_path)
-                    ),
-                    f"the {role}'s first beat",
-                )
-            wait_for(lambda: "status: 3 symbols live" in log_path.read_text(), "a status line")
-            if how == "SIGTERM":
-                proc.send_signal(signal.SIGTERM)
-            else:
-                os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches every process in the group
-            code = proc.wait(timeout=10)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    try:
+        for role in ("feed", "brain"):
+            wait_for(
+                lambda role=role: any(  # type: ignore[misc]
+                    (r, e) == (role, "running") for r, e, _, _ in standins.events(tmp_path)
+                ),
+                f"the {role}'s first beat",
+            )
+        wait_for(lambda: "status: 3 symbols live" in log_path.read_text(), "a status line")
+    except BaseException:
+        finish(proc)
+        raise
+    return proc, log_path, ring, board
+
+
+def finish(proc: subprocess.Popen[bytes]) -> None:
+    """Make sure nothing of a failed run is left behind."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_and_stop(
+    standins: ModuleType, tmp_path: Path, how: str, json: bool = False
+) -> tuple[int, str, str, str]:
+    proc, log_path, ring, board = started(standins, tmp_path, *(["--json"] if json else []))
+    try:
+        if how == "SIGTERM":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches every process in the group
+        code = proc.wait(timeout=10)
+    finally:
+        finish(proc)
     return code, log_path.read_text(), ring, board
 
 
@@ -96,3 +114,44 @@ def test_json_lines_carry_the_role_and_the_level(standins: ModuleType, tmp_path:
     assert {"feed is running", "brain is running"} <= {r["msg"] for r in records}
     assert any(r["msg"].startswith("status: 3 symbols live") for r in records)
     assert isinstance(records[0]["ts"], int)
+
+
+def test_a_second_signal_skips_the_remaining_grace(standins: ModuleType, tmp_path: Path) -> None:
+    """A Brain deaf to SIGTERM, with a minute's grace: the second Ctrl-C kills it at once."""
+    proc, log_path, ring, board = started(
+        standins, tmp_path, "--brain-stop-s", "60", brain="ignore-term"
+    )
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        wait_for(lambda: "stopping brain" in log_path.read_text(), "the brain's turn to stop")
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=30)
+    finally:
+        finish(proc)
+    log = log_path.read_text()
+    assert code == 0, log
+    assert "SIGINT received again: skipping the remaining grace" in log
+    assert "did not stop within 60 s; killing it" in log
+    assert not shm_exists(ring) and not shm_exists(board)
+
+
+def test_children_stop_themselves_when_the_orchestrator_is_killed(
+    standins: ModuleType, tmp_path: Path
+) -> None:
+    """SIGKILL leaves the Orchestrator no chance to stop anything: each child notices that its
+    parent is gone and takes its own graceful path, and once they are gone the resource
+    tracker removes the blocks the Orchestrator created, so nothing outlives the run."""
+    proc, _, ring, board = started(standins, tmp_path)
+    try:
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+        for role in ("feed", "brain"):
+            wait_for(
+                lambda role=role: any(  # type: ignore[misc]
+                    (r, e) == (role, "exit") for r, e, _, _ in standins.events(tmp_path)
+                ),
+                f"the {role} to stop by itself",
+            )
+        wait_for(lambda: not shm_exists(ring) and not shm_exists(board), "the blocks to go")
+    finally:
+        finish(proc)

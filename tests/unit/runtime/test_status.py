@@ -21,20 +21,22 @@ def test_durations_read_coarsely() -> None:
 def test_the_line_shows_the_business_numbers_and_each_process() -> None:
     feed = Beat(
         "feed", 10, NOW - 192_000, NOW - 400, 190, Phase.RUNNING,
-        {"symbols_live": 212, "rejected": 3, "rest_weight_used": 0},
+        {"symbols_live": 212, "rejected": 3, "malformed": 0, "rest_weight_used": 0},
     )  # fmt: skip
     brain = Beat(
         "brain", 11, NOW - 60_000, NOW - 800, 60, Phase.RUNNING,
-        {"equity": 10012.346, "open_positions": 2, "rest_weight_used": 41},
+        {"equity": 10012.346, "open_positions": 2, "rest_weight_used": 41, "orders_rejected": 0},
     )  # fmt: skip
     line = status_line(
         {"feed": ChildView("feed", 10, 0, feed), "brain": ChildView("brain", 11, 1, brain)},
         ring_depth=4,
         now_ms=NOW,
+        ring_overruns=7,
     )
     assert line == (
-        "status: 212 symbols live · ring depth 4 · rejected 3 · REST weight feed 0 / brain 41"
-        " · equity 10012.35 · open positions 2 · feed pid 10 up 3m12s beat 0.4s ago restarts 0"
+        "status: 212 symbols live · ring depth 4 (overruns 7) · rejected 3 · malformed 0"
+        " · REST weight feed 0 / brain 41 · equity 10012.35 · open positions 2"
+        " · orders rejected 0 · feed pid 10 up 3m12s beat 0.4s ago restarts 0"
         " · brain pid 11 up 1m00s beat 0.8s ago restarts 1"
     )
 
