@@ -28,3 +28,35 @@ def produce(name: str, count: int, batch: int) -> int:
         return ring.overruns
     finally:
         ring.close()
+
+
+def produce_in_bursts(name: str, bursts: int, burst: int, pause_s: float) -> int:
+    """Write `bursts` bursts of `burst` records one by one as bytes (seq = running count),
+    pausing `pause_s` between bursts so that a waiting reader falls asleep in between;
+    returns the overruns met."""
+    ring = RingBuffer.attach(name, RECORD)
+    try:
+        record = np.empty(1, dtype=RECORD)
+        seq = 0
+        deadline = time.monotonic() + 60
+        for _ in range(bursts):
+            for _ in range(burst):
+                record["seq"], record["value"] = seq, seq / 2
+                data = record.tobytes()
+                while not ring.write(data) and time.monotonic() < deadline:
+                    time.sleep(0)
+                seq += 1
+            time.sleep(pause_s)
+        return ring.overruns
+    finally:
+        ring.close()
+
+
+def write_after(name: str, delay_s: float, seq: int) -> None:
+    """Sleep `delay_s`, then publish one record: wakes a reader blocked in `wait_batch`."""
+    ring = RingBuffer.attach(name, RECORD)
+    try:
+        time.sleep(delay_s)
+        ring.write((seq, seq / 2))
+    finally:
+        ring.close()

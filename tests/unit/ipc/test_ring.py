@@ -85,6 +85,29 @@ TestRingModel = RingModel.TestCase
 TestRingModel.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
 
 
+class LargeBatchRingModel(RingModel):
+    """The same model with batches above the ring's one-by-one tag check (16 records), so the
+    vectorised check and the two-slice copies at the wrap are exercised too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ring.close()
+        self.capacity = 40
+        self.ring = RingBuffer.create(_name(), self.capacity, RECORD)
+
+    @rule(n=st.integers(17, 60))
+    def write_block(self, n: int) -> None:
+        self.write_many(n)
+
+    @rule(limit=st.one_of(st.none(), st.integers(17, 45)))
+    def read_many(self, limit: int | None) -> None:
+        self.read(limit)
+
+
+TestLargeBatchRingModel = LargeBatchRingModel.TestCase
+TestLargeBatchRingModel.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+
+
 def test_candles_round_trip_through_the_ring() -> None:
     candles = [
         Candle("BTCUSDT", 60_000 * i, 60_000 * i + 59_999, 1.5, 2.5, 1.0, 2.0, 10.0 + i)

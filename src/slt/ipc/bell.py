@@ -1,0 +1,99 @@
+"""The ring's doorbell: how a producer wakes a consumer that went to sleep waiting for records.
+
+Shared memory has no way to block until a word changes, so a waiting consumer must either spin
+(a whole CPU) or sleep and poll (a wake-up late by up to the sleep). The doorbell removes the
+trade-off for the quiet case: a consumer about to sleep says so in the ring's header and sleeps
+in `select` on a named pipe (FIFO) next to the shared block; a producer that sees the flag
+writes one byte, and the kernel wakes the consumer at once (as `multiprocessing.Queue.get`
+is woken), with the scheduler's wake-up preference for a task that has been sleeping.
+
+It is only ever a hint. The flag and the sequence counter are plain stores, and a store
+followed by a load of the other word may be reordered even on x86-64, so both sides can miss
+each other; the consumer's sleep then ends on its own timeout and it finds the record by
+polling, as it would without a bell. Correctness never depends on the bell; latency does.
+The FIFO is opened non-blocking on both ends, so a missing, full or orphaned pipe costs a
+failed system call, never a blocked producer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import tempfile
+import time
+
+
+def bell_path(ring_name: str) -> str:
+    """Where the FIFO of ring `ring_name` lives: beside the shared block on Linux
+    (`/dev/shm`), the temporary directory elsewhere. Both sides derive it from the name."""
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    return os.path.join(folder, f"{ring_name.lstrip('/')}.bell")
+
+
+class Doorbell:
+    """One side's end of a ring's FIFO (module docstring); every call is non-blocking except
+    `wait`, and none raises for a missing or broken pipe."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reader: int | None = None
+        self._writer: int | None = None
+
+    @staticmethod
+    def install(path: str) -> bool:
+        """Create the FIFO (the ring's creator does, once); False where there are no FIFOs."""
+        if not hasattr(os, "mkfifo"):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # a stale bell of a crashed run with the same ring name
+        os.mkfifo(path, 0o600)
+        return True
+
+    @staticmethod
+    def remove(path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    def listen(self) -> bool:
+        """Open the consumer's end (once); False when the ring has no bell. Opened read-write
+        so that the pipe always has a writer: a FIFO whose last writer closed would otherwise
+        read as end-of-file forever and `select` would return at once, a busy loop."""
+        if self._reader is None:
+            try:
+                self._reader = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+            except OSError:
+                self._reader = -1
+        return self._reader >= 0
+
+    def wait(self, seconds: float) -> None:
+        """Sleep until the bell rings or `seconds` pass, then swallow the ring(s)."""
+        if self._reader is None or self._reader < 0:
+            time.sleep(seconds)
+            return
+        ready, _, _ = select.select([self._reader], [], [], seconds)
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._reader, 4096)
+
+    def ring(self) -> None:
+        """Wake the consumer (producer side): one byte into the FIFO, or nothing when nobody
+        listens (no reader: the open fails), the pipe is full (it is already rung) or broken."""
+        if self._writer is None:
+            try:
+                self._writer = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                return
+        try:
+            os.write(self._writer, b"\x01")
+        except BlockingIOError:
+            pass
+        except OSError:
+            os.close(self._writer)
+            self._writer = None
+
+    def close(self) -> None:
+        for fd in (self._reader, self._writer):
+            if fd is not None and fd >= 0:
+                os.close(fd)
+        self._reader = self._writer = None
