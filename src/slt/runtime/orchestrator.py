@@ -108,6 +108,8 @@ class _Child:
     """Times (UTC ms) of its restarts inside the budget window."""
     restarts: int = 0
     restart_at_ms: int | None = None
+    up: bool = False
+    """Whether its first heartbeat has been seen (and logged)."""
 
     @property
     def role(self) -> str:
@@ -185,6 +187,7 @@ class Orchestrator:
         )
         proc.start()
         child.proc, child.started_ms, child.restart_at_ms = proc, self.clock(), None
+        child.up = False
         again = f" (restart {child.restarts})" if child.restarts else ""
         log.info("started %s, pid %s%s", child.role, proc.pid, again)
 
@@ -206,6 +209,14 @@ class Orchestrator:
                     beat=board.read(child.role),
                     now_ms=now,
                 )
+                if verdict is Health.OK and not child.up:
+                    child.up = True
+                    log.info(
+                        "%s (pid %s) is running: first heartbeat %.1f s after start",
+                        child.role,
+                        child.proc.pid,
+                        (now - child.started_ms) / 1000,
+                    )
                 if verdict in (Health.DEAD, Health.STUCK) and not await self._failed(
                     child, verdict, why, board
                 ):
@@ -322,6 +333,11 @@ async def supervise(
     if len(set(roles)) != len(roles) or not set(roles) <= set(ROLES):
         raise ValueError(f"plans need distinct roles among {ROLES}, got {roles}")
     policy = SupervisorPolicy() if policy is None else policy
+    if policy.stuck_after_s < 3 * spec.beat_interval_s:
+        raise ValueError(
+            f"stuck_after_s ({policy.stuck_after_s} s) must allow at least three missed beats "
+            f"of {spec.beat_interval_s} s, or healthy processes would be killed as stuck"
+        )
     stop = asyncio.Event() if stop is None else stop
     orchestrator = Orchestrator(spec, plans, policy)
     loop = asyncio.get_running_loop()

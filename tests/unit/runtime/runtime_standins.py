@@ -6,7 +6,7 @@ to `<data_dir>/events.log` (`<role> <event> <pid> <wall ns>` lines), which the t
 check order and counts. Modes:
 
 * `healthy`: beat every `beat_interval_s` until SIGTERM, then (Brain) drain the ring and exit 0;
-* `die`: beat twice, then exit with code 3, every time;
+* `die`: beat twice (and until the other process runs), then exit with code 3, every time;
 * `die-once`, `stuck-once`, `sigkill-once`: misbehave only in the first incarnation;
 * `stuck`: beat twice, then block without beating (ignoring SIGTERM's flag);
 * `ignore-term`: beat forever, SIGTERM ignored.
@@ -55,6 +55,10 @@ def _incarnation(data_dir: Path, role: str) -> int:
     return sum(1 for r, e, _, _ in events(data_dir) if r == role and e == "start")
 
 
+def _peer_running(data_dir: Path, role: str) -> bool:
+    return any(r != role and e == "running" for r, e, _, _ in events(data_dir))
+
+
 def _behave(role: str, spec: RunSpec) -> None:
     data_dir = spec.data_dir
     mode = (data_dir / f"{role}.mode").read_text().strip()
@@ -83,14 +87,16 @@ def _behave(role: str, spec: RunSpec) -> None:
         if beats == 1:
             record(data_dir, role, "running")
             logging.getLogger("standin").info("%s is running", role)
-        if beats >= 2 and mode == "die":
+        if beats < 2 or not _peer_running(data_dir, role):
+            pass  # misbehave only once the other process is up, so it can stop gracefully
+        elif mode == "die":
             record(data_dir, role, "die")
             sys.stdout.flush()
             os._exit(3)
-        if beats >= 2 and mode == "sigkill":
+        elif mode == "sigkill":
             record(data_dir, role, "sigkill")
             os.kill(os.getpid(), signal.SIGKILL)
-        if beats >= 2 and mode == "stuck":
+        elif mode == "stuck":
             record(data_dir, role, "stuck")
             while True:
                 time.sleep(3600)

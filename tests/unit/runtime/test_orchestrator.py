@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -76,6 +75,15 @@ async def stop_and_time(task: asyncio.Task[int], stop: asyncio.Event) -> tuple[i
     return code, time.monotonic() - began
 
 
+def full_status(caplog: pytest.LogCaptureFixture) -> str | None:
+    """The first status line with numbers from both the Feed and the Brain."""
+    for record in caplog.records:
+        message = record.getMessage()
+        if "3 symbols live" in message and "equity 1000.50" in message:
+            return message
+    return None
+
+
 def assert_released(spec: RunSpec) -> None:
     assert not shm_exists(spec.ring_name), "the ring outlived the run"
     assert not shm_exists(spec.heartbeat_name), "the board outlived the run"
@@ -90,7 +98,7 @@ async def test_healthy_run_stops_feed_then_brain_within_the_bound(
     await until(lambda: count(standins, spec, "feed", "running") == 1, "the feed's first beat")
     await until(lambda: count(standins, spec, "brain", "running") == 1, "the brain's first beat")
     assert shm_exists(spec.ring_name) and shm_exists(spec.heartbeat_name)
-    await until(lambda: "3 symbols live" in caplog.text, "a status line with the feed's stats")
+    await until(lambda: full_status(caplog) is not None, "a status line with both processes' stats")
 
     code, took = await stop_and_time(task, stop)
 
@@ -99,10 +107,12 @@ async def test_healthy_run_stops_feed_then_brain_within_the_bound(
     steps = [s for s in order(standins, spec) if s.endswith(("term", "exit"))]
     assert steps == ["feed term", "feed exit", "brain term", "brain exit"]
     assert any(s.startswith("brain drained:") for s in order(standins, spec))
-    status = next(r.getMessage() for r in caplog.records if "3 symbols live" in r.getMessage())
+    status = full_status(caplog)
+    assert status is not None
     assert "rejected 1" in status and "REST weight feed 5 / brain 7" in status
-    assert "equity 1000.50" in status and "open positions 2" in status
+    assert "3 symbols live" in status and "open positions 2" in status
     assert "feed pid" in status and "restarts 0" in status
+    assert "brain (pid" in caplog.text and "is running: first heartbeat" in caplog.text
     assert_released(spec)
 
 
@@ -209,5 +219,14 @@ async def test_a_stale_block_from_an_earlier_run_is_replaced(
     assert_released(spec)
 
 
-def test_run_spec_paths_are_the_test_folder(make_spec: MakeSpec, tmp_path: Path) -> None:
-    assert make_spec().data_dir == tmp_path
+async def test_plans_and_policy_are_checked_before_anything_starts(
+    make_spec: MakeSpec, standins: ModuleType
+) -> None:
+    spec = make_spec()
+    with pytest.raises(ValueError, match="distinct roles"):
+        await supervise(spec, [ProcessPlan("feed", standins.feed)] * 2, POLICY)
+    with pytest.raises(ValueError, match="distinct roles"):
+        await supervise(spec, [ProcessPlan("risk", standins.feed)], POLICY)
+    with pytest.raises(ValueError, match="three missed beats"):
+        await supervise(make_spec(beat_s=1.0), plans(standins), SupervisorPolicy(stuck_after_s=2))
+    assert not shm_exists(spec.ring_name) and not shm_exists(spec.heartbeat_name)
