@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -144,6 +145,7 @@ class RepeatFilter(logging.Filter):
         self.clock = clock
         self.min_level = min_level
         self.handler: logging.Handler | None = None
+        self._lock = threading.Lock()
 
     def bind(self, handler: logging.Handler) -> RepeatFilter:
         handler.addFilter(self)
@@ -154,16 +156,19 @@ class RepeatFilter(logging.Filter):
         if getattr(record, _SUMMARY_ATTR, False):
             return True
         now = self.clock()
-        if record.levelno < self.min_level:
-            self._write(self.counter.expire(now))
-            return True
-        key = (record.name, record.levelno, str(record.msg))
-        show, due = self.counter.offer(key, now, record)
+        with self._lock:  # records may come from several threads; the counter is plain state
+            if record.levelno < self.min_level:
+                show, due = True, self.counter.expire(now)
+            else:
+                key = (record.name, record.levelno, str(record.msg))
+                show, due = self.counter.offer(key, now, record)
         self._write(due)
         return show
 
     def flush(self, everything: bool = False) -> None:
-        self._write(self.counter.expire(self.clock(), everything))
+        with self._lock:
+            due = self.counter.expire(self.clock(), everything)
+        self._write(due)
 
     def _write(self, due: list[Summary]) -> None:
         if self.handler is None:
