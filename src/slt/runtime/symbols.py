@@ -19,7 +19,8 @@ def top_symbols(
     limit: int,
 ) -> tuple[str, ...]:
     """The `limit` USDT-margined perpetuals in TRADING status with the largest 24 h quote
-    volume (ties by name, so the choice is reproducible), among those the rules know."""
+    volume (ties by name, so the choice is reproducible), among those the rules know. A
+    symbol that did not trade in the last 24 h (no ticker, or zero volume) is not a market."""
     trading = {
         str(s["symbol"])
         for s in exchange_info.get("symbols", ())
@@ -30,7 +31,7 @@ def top_symbols(
         and str(s["symbol"]) in rules
     }
     volume = {str(t["symbol"]): float(t.get("quoteVolume") or 0) for t in tickers}
-    ranked = sorted(trading, key=lambda s: (-volume.get(s, 0.0), s))
+    ranked = sorted((s for s in trading if volume.get(s, 0.0) > 0), key=lambda s: (-volume[s], s))
     return tuple(ranked[:limit])
 
 
