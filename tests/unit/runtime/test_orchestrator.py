@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -85,8 +86,11 @@ def full_status(caplog: pytest.LogCaptureFixture) -> str | None:
 
 
 def assert_released(spec: RunSpec) -> None:
-    assert not shm_exists(spec.ring_name), "the ring outlived the run"
-    assert not shm_exists(spec.heartbeat_name), "the board outlived the run"
+    """Nothing of the run is left: no block, and (on Linux) no file named after one, such as
+    the ring's doorbell."""
+    for name in (spec.ring_name, spec.heartbeat_name):
+        assert not shm_exists(name), f"{name} outlived the run"
+        assert not list(Path("/dev/shm").glob(f"{name}*")), f"a file of {name} outlived the run"
 
 
 async def test_healthy_run_stops_feed_then_brain_within_the_bound(
