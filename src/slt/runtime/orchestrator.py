@@ -12,7 +12,9 @@ SIGTERM to the Feed and wait (bounded) so nothing more enters the ring; then SIG
 Brain, which drains the ring and persists its state, and wait (bounded); SIGKILL whatever is
 still alive at the end of its grace; unlink the shared memory. A second signal skips the
 remaining graces. Exit codes: `EXIT_OK` (0) after a requested shutdown, `EXIT_BUDGET_SPENT`
-(75) when a child's restart budget ran out (the others are stopped gracefully first).
+(75) when a child's restart budget ran out, `EXIT_CONFIG` (78) when a child exited with that
+code itself (a configuration error: not restarted); in both the others are stopped gracefully
+first.
 
 Children ignore SIGINT (the terminal sends Ctrl-C to the whole process group; only the
 Orchestrator decides the order of the shutdown), log with their role, and stop themselves
@@ -46,6 +48,7 @@ from slt.runtime.spec import RunSpec
 from slt.runtime.status import ChildView, status_line
 from slt.runtime.supervisor import (
     EXIT_BUDGET_SPENT,
+    EXIT_CONFIG,
     EXIT_OK,
     Health,
     SupervisorPolicy,
@@ -217,10 +220,10 @@ class Orchestrator:
                         child.proc.pid,
                         (now - child.started_ms) / 1000,
                     )
-                if verdict in (Health.DEAD, Health.STUCK) and not await self._failed(
-                    child, verdict, why, board
-                ):
-                    return EXIT_BUDGET_SPENT
+                if verdict in (Health.DEAD, Health.STUCK):
+                    code = await self._failed(child, verdict, why, board)
+                    if code is not None:
+                        return code
             if now >= next_status:
                 log.info("%s", status_line(self._views(board), ring.depth(), now, ring.overruns))
                 flush_repeats()
@@ -231,10 +234,13 @@ class Orchestrator:
 
     async def _failed(
         self, child: _Child, verdict: Health, why: str, board: HeartbeatBoard
-    ) -> bool:
-        """Handle a dead or stuck child; False when its restart budget is spent."""
+    ) -> int | None:
+        """Handle a dead or stuck child: schedule its restart (None), or give up and return the
+        exit code to stop with (its restart budget is spent, or it reported a configuration
+        error, which no restart can fix)."""
         proc = child.proc
         assert proc is not None
+        config_error = verdict is Health.DEAD and proc.exitcode == EXIT_CONFIG
         if verdict is Health.STUCK:
             log.error("%s (pid %s) is stuck: %s; killing it", child.role, proc.pid, why)
             proc.kill()
@@ -245,6 +251,14 @@ class Orchestrator:
         _reap(proc)
         child.proc = None
         board.clear(child.role)
+        if config_error:
+            log.critical(
+                "%s reported a configuration error: not restarting it; stopping everything, "
+                "exit code %d",
+                child.role,
+                EXIT_CONFIG,
+            )
+            return EXIT_CONFIG
         now = self.clock()
         decision = after_failure(self.policy, child.history, now, self.draw())
         child.history = decision.history
@@ -257,7 +271,7 @@ class Orchestrator:
                 self.policy.budget_window_s,
                 EXIT_BUDGET_SPENT,
             )
-            return False
+            return EXIT_BUDGET_SPENT
         child.restart_at_ms = now + decision.delay_ms
         log.warning(
             "restarting %s in %.1f s (restart %d of %d in %g s)",
@@ -267,7 +281,7 @@ class Orchestrator:
             self.policy.max_restarts,
             self.policy.budget_window_s,
         )
-        return True
+        return None
 
     def _views(self, board: HeartbeatBoard) -> dict[str, ChildView]:
         views = {}
@@ -328,7 +342,8 @@ async def supervise(
     handle_signals: bool = True,
 ) -> int:
     """Run the Orchestrator until SIGTERM/SIGINT (when `handle_signals`) or `stop` is set, or a
-    restart budget is spent; returns the exit code (`EXIT_OK` or `EXIT_BUDGET_SPENT`)."""
+    restart budget is spent, or a child reports a configuration error; returns the exit code
+    (`EXIT_OK`, `EXIT_BUDGET_SPENT` or `EXIT_CONFIG`)."""
     roles = [plan.role for plan in plans]
     if len(set(roles)) != len(roles) or not set(roles) <= set(ROLES):
         raise ValueError(f"plans need distinct roles among {ROLES}, got {roles}")

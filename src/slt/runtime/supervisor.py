@@ -29,6 +29,9 @@ EXIT_OK = 0
 """A requested shutdown (SIGTERM/SIGINT), whatever had to be killed on the way."""
 EXIT_BUDGET_SPENT = 75
 """A child's restart budget was spent (75 is sysexits' EX_TEMPFAIL: 'try again later')."""
+EXIT_CONFIG = 78
+"""sysexits' EX_CONFIG. A child exits with it for a configuration error (no key, a bad
+setting): restarting cannot help, so the Orchestrator does not, and exits with it too."""
 
 
 @dataclass(frozen=True, slots=True)

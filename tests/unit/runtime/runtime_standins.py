@@ -8,6 +8,7 @@ check order and counts. Modes:
 * `healthy`: beat every `beat_interval_s` until SIGTERM, then (Brain) drain the ring and exit 0;
 * `die`: beat twice (and until the other process runs), then exit with code 3, every time;
 * `die-once`, `stuck-once`, `sigkill-once`: misbehave only in the first incarnation;
+* `config-error`: beat twice, then exit with code 78 (a configuration error);
 * `stuck`: beat twice, then block without beating (ignoring SIGTERM's flag);
 * `ignore-term`: beat forever, SIGTERM ignored.
 
@@ -93,6 +94,9 @@ def _behave(role: str, spec: RunSpec) -> None:
             record(data_dir, role, "die")
             sys.stdout.flush()
             os._exit(3)
+        elif mode == "config-error":
+            record(data_dir, role, "config-error")
+            os._exit(78)
         elif mode == "sigkill":
             record(data_dir, role, "sigkill")
             os.kill(os.getpid(), signal.SIGKILL)

@@ -19,7 +19,7 @@ import pytest
 from slt.runtime.orchestrator import ProcessPlan, supervise
 from slt.runtime.shm import shm_exists
 from slt.runtime.spec import RunSpec
-from slt.runtime.supervisor import EXIT_BUDGET_SPENT, EXIT_OK, SupervisorPolicy
+from slt.runtime.supervisor import EXIT_BUDGET_SPENT, EXIT_CONFIG, EXIT_OK, SupervisorPolicy
 
 MakeSpec = Callable[..., RunSpec]
 WAIT_S = 60.0
@@ -143,6 +143,22 @@ async def test_a_dying_child_is_restarted_with_backoff_until_the_budget_is_spent
     assert "restart budget spent" in caplog.text
     assert count(standins, spec, "brain", "term") == 1  # the rest is stopped gracefully
     assert count(standins, spec, "brain", "exit") == 1
+    assert_released(spec)
+
+
+async def test_a_configuration_error_is_not_restarted(
+    make_spec: MakeSpec, standins: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    spec = make_spec(brain="config-error")
+    task, _ = await start(spec, standins, POLICY)
+
+    code = await asyncio.wait_for(task, WAIT_S)
+
+    assert code == EXIT_CONFIG
+    assert count(standins, spec, "brain", "start") == 1
+    assert "brain reported a configuration error: not restarting it" in caplog.text
+    assert order(standins, spec)[-2:] == ["feed term", "feed exit"]
     assert_released(spec)
 
 
