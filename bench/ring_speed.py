@@ -1,24 +1,41 @@
 """Ring buffer against multiprocessing.Queue between two processes: throughput and latency.
 
-Prints messages per second and one-way latency (p50, p99) for `slt.ipc.RingBuffer` and for
-`multiprocessing.Queue`, measured in the same run, and the ratios. A message is one stamped
-candle record (84 bytes). Throughput is measured twice for each: one record per write, and
-blocks of `--batch` records per write (the Feed publishes a minute's closes together). Latency
-comes from a separate run of single messages paced 200 µs apart (a sleep, which also lets the
-Queue's feeder thread run), from the producer's CLOCK_MONOTONIC stamp to the moment the
-reader sees the record (CLOCK_MONOTONIC is one clock for every process on Linux). The ring's
-reader busy-polls; the Queue's blocks in `get`.
+The producer is a spawned process, the consumer is this one; both transports carry the same
+message, a candle record with the producer's `time.perf_counter_ns()` stamp in front (92
+bytes; CLOCK_MONOTONIC, one clock for every process on Linux). The consumer takes its own
+stamp right after each read, so every message's one-way latency is measured, not estimated.
+Each scenario runs for both transports in the same invocation:
 
-    .venv/bin/python bench/ring_speed.py [--messages 300000] [--batch 300]
+* `flat-out, single`   — every record stamped and written on its own, as fast as possible
+  (`ring.write(bytes)` / `Queue.put(bytes)`);
+* `flat-out, blocks`   — blocks of `--batch` records, stamped with one numpy assignment
+  (`ring.write_many(array)` / `Queue.put(array.tobytes())`, one put per block);
+* `Feed bursts, single` — the Feed's real pattern: at each (shortened) minute a burst of
+  `--batch` closed candles, written one by one as they are decoded, then quiet until the next;
+* `Feed bursts, block`  — the same bursts, each written as one block;
+* `paced`              — single records at `--rate` per second (the producer sleeps between
+  sends; it never spins, so a Queue's feeder thread always gets the GIL).
+
+The ring's consumer calls `wait_batch` (spin `--spin-us`, then sleep with backoff); the
+Queue's calls `get()`, which blocks in the kernel. Throughput is messages over the time from
+the first message's stamp to the last one's arrival. Latency is p50/p99/max over all messages;
+for bursts also the time from a burst's first stamp to the arrival of its last record.
+Consumer CPU is its process time over the wall time of the same window (spinning costs CPU).
+
+    .venv/bin/python bench/ring_speed.py [--messages 300000] [--batch 300] [--rate 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import multiprocessing as mp
+import os
 import struct
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,159 +48,327 @@ from slt.ipc.records import candle_bytes
 
 STAMPED = np.dtype([("sent_ns", "<i8"), ("candle", CANDLE_RECORD)])
 _STAMP = struct.Struct("<q")
-PACE_S = 0.0002
+RING_SLOTS = 65_536
+PR_SET_TIMERSLACK = 29
+BRAIN_BATCH = 4096
+"""Most records the consumer takes per read, as the Brain does (`read_batch(4096)`)."""
 
 
-def _candle(i: int) -> bytes:
-    return candle_bytes(Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, 1.0, 2.0, 0.5, 1.5, 3.0))
+@dataclass(frozen=True)
+class Pattern:
+    """What the producer does: `count` records in bursts of `burst` (one block each when
+    `block`), a new burst every `period_s` seconds (0: flat out)."""
+
+    count: int
+    burst: int
+    block: bool
+    period_s: float
 
 
-def _record(i: int) -> bytes:
-    """One stamped message as bytes: the producer's clock, then the packed candle."""
-    return _STAMP.pack(time.monotonic_ns()) + _candle(i)
+@dataclass(frozen=True)
+class Result:
+    msg_per_s: float
+    latency_ns: np.ndarray[Any, Any]
+    burst_ns: np.ndarray[Any, Any]
+    cpu: float
+    producer_us: float
+    consumer_us: float
+    achieved_per_s: float
+    overruns: int
 
 
-def _pace(paced: bool) -> None:
-    if paced:
-        time.sleep(PACE_S)  # releases the GIL, so a Queue's feeder thread is not starved
+def _template() -> bytearray:
+    """The message both producers send, built once: the benchmark times the transport, not
+    the packing of candles (which both would pay alike); only the stamp is written anew."""
+    candle = Candle("BTCUSDT", 0, 59_999, 1.0, 2.0, 0.5, 1.5, 3.0)
+    return bytearray(_STAMP.pack(0) + candle_bytes(candle))
 
 
-def _block(start: int, n: int) -> bytes:
-    """`n` stamped records in one bytes object (what one minute of closes looks like)."""
-    return b"".join(_record(i) for i in range(start, start + n))
+def _schedule(pattern: Pattern) -> Any:
+    """Yield before each burst, sleeping until its start on a fixed schedule; a late burst
+    starts at once and the schedule restarts from it (no catch-up bursts)."""
+    next_ns = time.perf_counter_ns()
+    period_ns = int(pattern.period_s * 1e9)
+    for _ in range(pattern.count // pattern.burst):
+        if period_ns:
+            delay = next_ns - time.perf_counter_ns()
+            if delay > 0:
+                time.sleep(delay / 1e9)
+            else:
+                next_ns = time.perf_counter_ns()
+            next_ns += period_ns
+        yield
 
 
-TEMPLATE = bytearray(_record(0))
-"""The message both producers send, built once: the benchmark times the transport, not the
-packing of candles (which both sides would pay alike); only the time stamp is written anew."""
+def _fine_sleeps() -> None:
+    """Let the producer's sleeps end within a microsecond or so of their deadline instead of
+    Linux's default 50 µs timer slack, so the paced rate is the one asked for. Both producers
+    do it; the consumers keep the default (it would flatter the ring's sleeping consumer)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_TIMERSLACK, 1_000, 0, 0, 0)
 
 
-def _stamped() -> bytes:
-    _STAMP.pack_into(TEMPLATE, 0, time.monotonic_ns())
-    return bytes(TEMPLATE)
-
-
-def _stamped_block(block: bytearray, n: int) -> None:
-    now = time.monotonic_ns()
-    for k in range(n):
-        _STAMP.pack_into(block, k * STAMPED.itemsize, now)
-
-
-def ring_producer(name: str, count: int, batch: int, paced: bool) -> None:
+def ring_producer(name: str, pattern: Pattern, cpu: Any) -> None:
+    _fine_sleeps()
     ring = RingBuffer.attach(name, STAMPED)
     try:
-        i = 0
-        raw = bytearray(_block(0, batch))
-        block = np.frombuffer(raw, dtype=STAMPED)
-        while i < count:
-            _pace(paced)
-            if batch == 1:
-                i += ring.write(_stamped())
+        start = time.process_time()
+        message = _template()
+        block = np.frombuffer(bytes(message) * pattern.burst, dtype=STAMPED).copy()
+        write, clock, pack = ring.write, time.perf_counter_ns, _STAMP.pack_into
+        for _ in _schedule(pattern):
+            if pattern.block:
+                block["sent_ns"] = clock()
+                done = ring.write_many(block)
+                while done < pattern.burst:
+                    os.sched_yield()
+                    done += ring.write_many(block[done:])
                 continue
-            n = min(batch, count - i)
-            _stamped_block(raw, n)
-            done = 0
-            while done < n:
-                done += ring.write_many(block[done:n])
-            i += n
+            for _ in range(pattern.burst):
+                pack(message, 0, clock())
+                record = bytes(message)
+                while not write(record):
+                    os.sched_yield()
+        cpu.value = time.process_time() - start
     finally:
         ring.close()
 
 
-def queue_producer(q: Any, count: int, batch: int, paced: bool) -> None:
-    i = 0
-    raw = bytearray(_block(0, batch))
-    while i < count:
-        _pace(paced)
-        n = min(batch, count - i)
-        if batch == 1:
-            q.put(_stamped())
-        else:
-            _stamped_block(raw, n)
-            q.put(bytes(raw[: n * STAMPED.itemsize]))
-        i += n
+def queue_producer(q: Any, pattern: Pattern, cpu: Any) -> None:
+    _fine_sleeps()
+    start = time.process_time()
+    message = _template()
+    block = np.frombuffer(bytes(message) * pattern.burst, dtype=STAMPED).copy()
+    put, clock, pack = q.put, time.perf_counter_ns, _STAMP.pack_into
+    for _ in _schedule(pattern):
+        if pattern.block:
+            block["sent_ns"] = clock()
+            put(block.tobytes())
+            continue
+        for _ in range(pattern.burst):
+            pack(message, 0, clock())
+            put(bytes(message))
+    q.close()
+    q.join_thread()  # the feeder thread's pickling and pipe writes are the producer's work too
+    cpu.value = time.process_time() - start
 
 
-def run_ring(count: int, batch: int, paced: bool) -> tuple[float, np.ndarray]:
+class _Tally:
+    """Per-message send and arrival stamps, and the consumer's CPU over the same window."""
+
+    def __init__(self, count: int) -> None:
+        self.sent = np.empty(count, dtype=np.int64)
+        self.recv = np.empty(count, dtype=np.int64)
+        self.got = 0
+        self.cpu0 = self.wall0 = 0.0
+
+    def add(self, sent: Any, n: int, now: int) -> None:
+        if self.got == 0:
+            self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+        self.sent[self.got : self.got + n] = sent
+        self.recv[self.got : self.got + n] = now
+        self.got += n
+
+    def result(self, pattern: Pattern, overruns: int, producer_cpu_s: float) -> Result:
+        cpu = (time.process_time() - self.cpu0) / max(time.perf_counter() - self.wall0, 1e-9)
+        consumer_cpu_s = time.process_time() - self.cpu0
+        span = (self.recv[-1] - self.sent[0]) / 1e9
+        bursts = self.recv.reshape(-1, pattern.burst)[:, -1]
+        firsts = self.sent.reshape(-1, pattern.burst)[:, 0]
+        sends = (self.sent[-1] - self.sent[0]) / 1e9
+        return Result(
+            msg_per_s=len(self.sent) / span,
+            latency_ns=self.recv - self.sent,
+            burst_ns=bursts - firsts,
+            cpu=cpu,
+            producer_us=producer_cpu_s / len(self.sent) * 1e6,
+            consumer_us=consumer_cpu_s / len(self.sent) * 1e6,
+            achieved_per_s=(len(self.sent) - 1) / sends if sends > 0 else float("inf"),
+            overruns=overruns,
+        )
+
+
+def run_ring(pattern: Pattern, spin_s: float) -> Result:
     ctx = mp.get_context("spawn")
-    ring = RingBuffer.create(f"slt-bench-{uuid.uuid4().hex[:10]}", 65_536, STAMPED)
+    ring = RingBuffer.create(f"slt-bench-{uuid.uuid4().hex[:10]}", RING_SLOTS, STAMPED)
     try:
-        proc = ctx.Process(target=ring_producer, args=(ring.name, count, batch, paced))
+        cpu = ctx.Value("d", 0.0)
+        proc = ctx.Process(target=ring_producer, args=(ring.name, pattern, cpu))
         proc.start()
-        lat = np.empty(count, dtype=np.int64)
-        got = 0
-        first = 0
-        while got < count:
-            records = ring.read_batch()
-            if len(records):
-                now = time.monotonic_ns()
-                if got == 0:
-                    first = now
-                lat[got : got + len(records)] = now - records["sent_ns"]
-                got += len(records)
-        seconds = (time.monotonic_ns() - first) / 1e9
+        tally = _Tally(pattern.count)
+        wait, clock = ring.wait_batch, time.perf_counter_ns
+        while tally.got < pattern.count:
+            records = wait(5.0, spin_s, BRAIN_BATCH)
+            now = clock()
+            if not len(records):
+                raise RuntimeError("the ring producer went silent")
+            tally.add(records["sent_ns"], len(records), now)
         proc.join()
-        return seconds, lat
+        return tally.result(pattern, ring.overruns, cpu.value)
     finally:
         ring.close()
 
 
-def run_queue(count: int, batch: int, paced: bool) -> tuple[float, np.ndarray]:
+def run_queue(pattern: Pattern, spin_s: float) -> Result:
+    del spin_s  # a Queue consumer blocks in get(); it has no wait strategy to tune
     ctx = mp.get_context("spawn")
-    q = ctx.Queue(maxsize=65_536)
-    proc = ctx.Process(target=queue_producer, args=(q, count, batch, paced))
+    q = ctx.Queue(maxsize=RING_SLOTS)
+    cpu = ctx.Value("d", 0.0)
+    proc = ctx.Process(target=queue_producer, args=(q, pattern, cpu))
     proc.start()
-    lat = np.empty(count, dtype=np.int64)
-    got = 0
-    first = 0
-    while got < count:
-        records = np.frombuffer(q.get(), dtype=STAMPED)
-        now = time.monotonic_ns()
-        if got == 0:
-            first = now
-        lat[got : got + len(records)] = now - records["sent_ns"]
-        got += len(records)
-    seconds = (time.monotonic_ns() - first) / 1e9
+    tally = _Tally(pattern.count)
+    get, clock, stamp = q.get, time.perf_counter_ns, _STAMP.unpack_from
+    while tally.got < pattern.count:
+        data = get()
+        now = clock()
+        if len(data) == STAMPED.itemsize:  # one record: its stamp without building an array
+            tally.add(stamp(data)[0], 1, now)
+        else:
+            records = np.frombuffer(data, dtype=STAMPED)
+            tally.add(records["sent_ns"], len(records), now)
     proc.join()
-    return seconds, lat
+    return tally.result(pattern, 0, cpu.value)
+
+
+def _us(ns: float) -> str:
+    return f"{ns / 1e3:,.1f}"
+
+
+def _throughput(console: Console, scenarios: dict[str, Pattern], spin: float) -> None:
+    table = Table(title="Throughput, flat out (messages / s from first stamp to last arrival)")
+    columns = ("scenario", "RingBuffer", "mp.Queue", "ring/Queue")
+    for col in (*columns, "CPU µs/msg, ring prod+cons", "Queue prod+cons", "CPU ratio"):
+        table.add_column(col, justify="right")
+    for scenario, pattern in scenarios.items():
+        ring, queue = run_ring(pattern, spin), run_queue(pattern, spin)
+        ring_cpu, queue_cpu = (
+            ring.producer_us + ring.consumer_us,
+            queue.producer_us + queue.consumer_us,
+        )
+        table.add_row(
+            scenario,
+            f"{ring.msg_per_s:,.0f}",
+            f"{queue.msg_per_s:,.0f}",
+            f"{ring.msg_per_s / queue.msg_per_s:.1f}×",
+            f"{ring.producer_us:.2f} + {ring.consumer_us:.2f}",
+            f"{queue.producer_us:.2f} + {queue.consumer_us:.2f}",
+            f"{queue_cpu / ring_cpu:.1f}×",
+        )
+    console.print(table)
+
+
+def _latency(console: Console, scenarios: dict[str, Pattern], spin: float) -> None:
+    table = Table(title="One-way latency, µs (producer stamp → consumer has the record)")
+    columns = ("scenario", "transport", "p50", "p99", "max", "burst p50", "burst p99")
+    for col in (*columns, "CPU", "sent/s"):
+        table.add_column(col, justify="right")
+    transports = {
+        f"ring, spin {spin * 1e6:.0f} µs": lambda p: run_ring(p, spin),
+        "ring, no spin": lambda p: run_ring(p, 0.0),
+        "mp.Queue": lambda p: run_queue(p, spin),
+    }
+    for scenario, pattern in scenarios.items():
+        for transport, run in transports.items():
+            r = run(pattern)
+            lat, burst = r.latency_ns, r.burst_ns
+            bursty = pattern.burst > 1
+            table.add_row(
+                scenario,
+                transport,
+                _us(np.percentile(lat, 50)),
+                _us(np.percentile(lat, 99)),
+                _us(lat.max()),
+                _us(np.percentile(burst, 50)) if bursty else "",
+                _us(np.percentile(burst, 99)) if bursty else "",
+                f"{r.cpu:.0%}",
+                f"{r.achieved_per_s:,.0f}",
+            )
+    console.print(table)
+
+
+def _costs(console: Console) -> None:
+    """What one call costs in one process (best of 5 × 20,000), the floor under the
+    two-process figures: no other process, no cache lines moving between cores."""
+    import timeit
+
+    from numba import njit
+
+    ring = RingBuffer.create(f"slt-bench-{uuid.uuid4().hex[:10]}", RING_SLOTS, STAMPED)
+    message, block = _template(), np.zeros(300, dtype=STAMPED)
+    record, clock, pack = bytes(message), time.perf_counter_ns, _STAMP.pack_into
+    raw = np.zeros(ring.size_for(RING_SLOTS, STAMPED), np.uint8)  # the same array type
+
+    @njit(cache=False)  # type: ignore[misc]
+    def compiled_noop(buf: np.ndarray[Any, Any], data: bytes) -> int:
+        return len(buf) + len(data)
+
+    compiled_noop(raw, record)
+
+    def write_read(k: int) -> None:
+        for _ in range(k):
+            ring.write(record)
+        ring.read_batch()
+
+    calls: dict[str, tuple[Any, int]] = {
+        "stamp + bytes() of one message": (lambda: (pack(message, 0, clock()), bytes(message)), 1),
+        "write(bytes), ring never full": (lambda: write_read(100), 100),
+        "write(bytes) + read_batch() of 1": (lambda: write_read(1), 1),
+        "write_many(300) + read_batch() of 300": (
+            lambda: (ring.write_many(block), ring.read_batch()),
+            1,
+        ),
+        "numba: call a no-op with the ring's bytes": (lambda: compiled_noop(raw, record), 1),
+    }
+    table = Table(title="One call in one process, µs (best of 5)")
+    for col in ("operation", "µs"):
+        table.add_column(col, justify="right")
+    for label, (call, per) in calls.items():
+        best = min(timeit.repeat(call, number=20_000 // per, repeat=5)) / (20_000 // per) / per
+        table.add_row(label, f"{best * 1e6:.2f}")
+    console.print(table)
+    ring.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=300_000)
-    parser.add_argument("--batch", type=int, default=300, help="records per write, batched run")
-    parser.add_argument("--latency-messages", type=int, default=5_000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--messages", type=int, default=300_000, help="flat-out runs")
+    parser.add_argument("--batch", type=int, default=300, help="records per block or burst")
+    parser.add_argument("--bursts", type=int, default=200)
+    parser.add_argument("--gap-ms", type=float, default=10.0, help="burst period (a minute live)")
+    parser.add_argument("--rate", type=float, default=10_000.0, help="paced run, messages/s")
+    parser.add_argument("--paced-messages", type=int, default=20_000)
+    parser.add_argument("--spin-us", type=float, default=200.0, help="ring wait_batch spin")
+    parser.add_argument("--costs", action="store_true", help="only the one-process call costs")
     args = parser.parse_args()
-    console = Console()
+    b, spin, gap = args.batch, args.spin_us / 1e6, args.gap_ms / 1e3
+    flat = args.messages // b * b
+    console = Console(width=120)
     console.print(
-        f"{args.messages:,} messages of {STAMPED.itemsize} bytes between two processes, written "
-        f"one at a time and in blocks of {args.batch} (one minute's closes of {args.batch} "
-        f"symbols); latency from single messages paced {PACE_S * 1e6:.0f} µs apart…"
+        f"{STAMPED.itemsize}-byte stamped candle records between two processes on "
+        f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f} at start"
     )
-    runs = {"slt.ipc.RingBuffer": run_ring, "multiprocessing.Queue": run_queue}
-    results: dict[str, tuple[float, float, float, float]] = {}
-    for label, run in runs.items():
-        single, _ = run(args.messages, 1, False)
-        batched, _ = run(args.messages, args.batch, False)
-        _, lat = run(args.latency_messages, 1, True)
-        results[label] = (
-            args.messages / single,
-            args.messages / batched,
-            float(np.percentile(lat, 50)),
-            float(np.percentile(lat, 99)),
-        )
-    table = Table(title="Feed → Brain transport")
-    for col in ("transport", "msg/s single", f"msg/s ×{args.batch}", "p50 µs", "p99 µs"):
-        table.add_column(col, justify="right")
-    for label, (one, many, p50, p99) in results.items():
-        table.add_row(label, f"{one:,.0f}", f"{many:,.0f}", f"{p50 / 1e3:.1f}", f"{p99 / 1e3:.1f}")
-    console.print(table)
-    ring, queue = results["slt.ipc.RingBuffer"], results["multiprocessing.Queue"]
+    _costs(console)
+    if args.costs:
+        return
+    _throughput(
+        console,
+        {
+            "single records": Pattern(flat, 1, False, 0.0),
+            f"blocks of {b}": Pattern(flat, b, True, 0.0),
+        },
+        spin,
+    )
+    _latency(
+        console,
+        {
+            f"paced {args.rate:,.0f}/s": Pattern(args.paced_messages, 1, False, 1 / args.rate),
+            f"bursts of {b}, one by one": Pattern(args.bursts * b, b, False, gap),
+            f"bursts of {b}, one block": Pattern(args.bursts * b, b, True, gap),
+        },
+        spin,
+    )
     console.print(
-        f"throughput ratio ring/Queue: {ring[0] / queue[0]:.1f}× single, "
-        f"{ring[1] / queue[1]:.1f}× in blocks of {args.batch} (target ≥ 20×); "
-        f"p99 latency ring {ring[3] / 1e3:.1f} µs vs Queue {queue[3] / 1e3:.1f} µs "
-        f"(target < 50 µs), ratio {queue[3] / ring[3]:.1f}×"
+        f"load average {os.getloadavg()[0]:.2f} at the end; targets: ≥ 20× throughput, p99 < 50 µs"
     )
 
 

@@ -185,8 +185,9 @@ class RingBuffer:
             try:
                 self._buf[at : at + self._isz] = record
             except ValueError:
+                size = memoryview(record).nbytes
                 raise ValueError(
-                    f"a record of {len(record)} bytes for a ring of {self._isz}-byte records"
+                    f"a record of {size} bytes (as bytes) for a ring of {self._isz}-byte records"
                 ) from None
         else:
             self._recs[slot] = record
@@ -298,7 +299,7 @@ class RingBuffer:
         Blocks the calling thread: an asyncio consumer calls `read_batch` from its loop (or
         this one in an executor thread) instead."""
         batch = self.read_batch(max_records)
-        if len(batch) or timeout_s <= 0:
+        if len(batch) or timeout_s <= 0 or (max_records is not None and max_records <= 0):
             return batch
         q, clock = self._q, time.perf_counter_ns
         now = clock()
@@ -325,7 +326,7 @@ class RingBuffer:
         if not self._bell.listen():
             time.sleep(seconds)
             return
-        epoch = q[_SLEEP] | 1
+        epoch = (q[_SLEEP] + 2) | 1  # a new odd value, even after a consumer died asleep
         q[_SLEEP] = epoch
         if q[_WRITE] == read:
             self._bell.wait(seconds)
