@@ -152,10 +152,12 @@ class FeedService:
     def _beat(self, phase: Phase = Phase.RUNNING) -> None:
         if not self._announced and self.client.connected and all(self.client.connected):
             self._announced = True
+            n = len(self.client.connected)
             log.info(
-                "feed connected: %d symbols over %d connections",
+                "feed connected: %d symbols over %d connection%s",
                 len(self.config.symbols),
-                len(self.client.connected),
+                n,
+                "" if n == 1 else "s",
             )
         if self.board is not None:
             self.board.beat(ROLE, None, phase, **self.stats())
@@ -230,10 +232,11 @@ class FeedService:
     async def _fill(self, gap: Gap) -> None:
         """Publish what the store (then REST, if allowed) has of `gap`, oldest first."""
         limit = self.config.max_fill_candles
-        if gap.count > limit:  # only the newest part: the Brain needs recent history most
-            gap = Gap(gap.symbol, gap.last - (limit - 1) * gap.step_ms, gap.last, gap.step_ms)
         self.gaps.gaps += 1
         self.gaps.missing += gap.count
+        if gap.count > limit:  # only the newest part: the Brain needs recent history most
+            self.gaps.unfilled += gap.count - limit
+            gap = Gap(gap.symbol, gap.last - (limit - 1) * gap.step_ms, gap.last, gap.step_ms)
         found: list[Candle] = []
         still = [gap]
         if self.store is not None:

@@ -72,7 +72,12 @@ class Rig:
     async def collect(self, n: int) -> list[Candle]:
         """Wait until `n` more candles are in the ring; those candles."""
         start = len(self.got)
-        await wait_for(lambda: bool(self.read() or True) and len(self.got) >= start + n)
+
+        def arrived() -> bool:
+            self.read()
+            return len(self.got) >= start + n
+
+        await wait_for(arrived)
         return self.got[start:]
 
     def config(self, **kw: Any) -> FeedConfig:
