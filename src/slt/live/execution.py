@@ -98,7 +98,11 @@ class Executor:
     async def _place(self, order: OrderRequest) -> list[Event]:
         mark = self.marks.get(order.symbol)
         if mark is None:
-            return [self._refused(order, 0, "no price seen yet for this symbol")]
+            try:
+                mark = float(await self.rest.last_price(order.symbol))
+            except VenueError as exc:
+                return [self._refused(order, exc.code or 0, f"no price for the symbol: {exc}")]
+            self.marks[order.symbol] = mark
         try:
             if self.on_sent is not None:
                 self.on_sent(order)

@@ -42,6 +42,11 @@ from slt.venues.binance.userstream import StreamGap, UserEvent
 
 log = logging.getLogger("slt.brain")
 
+MAX_CHAIN = 64
+"""Events one input may cause in a row (fills and refusals feeding back into the engine). A
+longer chain is a refusal loop — a stop the exchange keeps refusing, an exit it keeps
+refusing — and is cut: the Brain reconciles with the exchange at the next clock tick."""
+
 
 class Trader:
     def __init__(
@@ -67,6 +72,7 @@ class Trader:
         self.candles = 0
         self.fills = 0
         self.last_candle_ms = 0
+        self.needs_reconcile = False
         self.latencies_ms: list[float] = []
         """Candle handed to the Brain → first order of the resulting step sent (wall ms)."""
 
@@ -139,6 +145,9 @@ class Trader:
             await self.apply(e)
 
     async def on_timer(self, now_ms: int) -> None:
+        if self.needs_reconcile:
+            self.needs_reconcile = False
+            await self.reconcile_with(None)
         await self.apply(Timer(now_ms))
         for e in await self.executor.resolve_doubtful():
             await self.apply(e)
@@ -146,8 +155,18 @@ class Trader:
     # the one path every event takes ---------------------------------------------------------
     async def apply(self, event: Event, received_ns: int | None = None) -> None:
         queue: list[Event] = [event]
+        steps = 0
         while queue:
             e = queue.pop(0)
+            steps += 1
+            if steps > MAX_CHAIN:
+                log.error(
+                    "cut a chain of %d events (the venue keeps refusing the engine's orders); "
+                    "reconciling with the exchange at the next clock tick",
+                    steps,
+                )
+                self.needs_reconcile = True
+                return
             if isinstance(e, OrderFilled):
                 self.fills += 1
                 f = e.fill
@@ -182,6 +201,10 @@ class Trader:
         fetches it now."""
         if view is None:
             view = await fetch_view(self.executor, self.state.time_ms)
+        for row in view.positions:
+            mark = float(str(row.get("markPrice") or 0))
+            if mark > 0:
+                self.marks[str(row["symbol"])] = mark
         done = reconcile(self.state, view, self.engine.rules, self.engine.risk)
         for note in done.notes:
             log.warning("reconcile: %s", note)

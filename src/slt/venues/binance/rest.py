@@ -48,6 +48,7 @@ _CALLS: dict[str, tuple[str, int, bool]] = {
     "time": ("fapiPublicGetTime", 1, False),
     "exchange_info": ("fapiPublicGetExchangeInfo", 1, False),
     "ticker_24hr": ("fapiPublicGetTicker24hr", 1, False),
+    "ticker_price": ("fapiPublicGetTickerPrice", 1, False),
     "new_order": ("fapiPrivatePostOrder", 0, True),
     "new_algo_order": ("fapiPrivatePostAlgoOrder", 0, True),
     "query_order": ("fapiPrivateGetOrder", 1, False),
@@ -201,6 +202,11 @@ class BinanceRest:
     async def tickers_24h(self) -> list[dict[str, Any]]:
         """Every symbol's 24 h statistics (weight 40): how `slt run` picks the most traded."""
         return list(await self._call("ticker_24hr"))
+
+    async def last_price(self, symbol: str) -> Decimal:
+        """The symbol's last traded price (weight 1): for an order decided before any candle
+        of the symbol arrived (a stop placed by reconciliation right after a restart)."""
+        return Decimal(str((await self._call("ticker_price", {"symbol": symbol}))["price"]))
 
     # account -------------------------------------------------------------------------------------
     async def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
