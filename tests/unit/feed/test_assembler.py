@@ -48,7 +48,7 @@ any_update = st.tuples(
 
 
 @given(st.lists(any_update, max_size=80))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)  # a loaded machine must not fail a pure test
 def test_any_interleaving_publishes_each_candle_at_most_once_in_order(
     updates: list[Update],
 ) -> None:
@@ -97,7 +97,7 @@ def realistic(draw: st.DrawFn) -> tuple[list[Update], dict[tuple[str, int], floa
 
 
 @given(realistic())
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)  # a loaded machine must not fail a pure test
 def test_a_realistic_stream_yields_every_candle_exactly_once(
     case: tuple[list[Update], dict[tuple[str, int], float], int],
 ) -> None:

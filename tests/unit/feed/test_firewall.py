@@ -200,6 +200,7 @@ def _interleave(series: list[list[Candle]]) -> list[Candle]:
     return sorted((c for s in by_symbol.values() for c in s), key=lambda c: c.open_time)
 
 
+@settings(deadline=None)  # a loaded machine must not fail a pure test
 @given(st.lists(walks(), min_size=1, max_size=3))
 def test_valid_walks_fully_accepted_without_gaps(series: list[list[Candle]]) -> None:
     candles = _interleave(series)
@@ -209,6 +210,7 @@ def test_valid_walks_fully_accepted_without_gaps(series: list[list[Candle]]) -> 
     assert not f.rejected and f.gaps == 0 and f.missing_candles == 0
 
 
+@settings(deadline=None)  # a loaded machine must not fail a pure test
 @given(walks(max_skip=4))
 def test_gap_ranges_exact(candles: list[Candle]) -> None:
     f = fw()
@@ -249,6 +251,7 @@ def _corruptions(c: Candle) -> list[tuple[dict[str, Any], Reason]]:
     ]
 
 
+@settings(deadline=None)  # a loaded machine must not fail a pure test
 @given(walks(n_max=10).filter(lambda w: len(w) >= 3), st.data())
 def test_single_corruption_rejected_and_next_accepted(candles: list[Candle], data: Any) -> None:
     i = data.draw(st.integers(1, len(candles) - 2))
@@ -264,6 +267,7 @@ def test_single_corruption_rejected_and_next_accepted(candles: list[Candle], dat
     assert f.rejected == {reason: 1} and f.accepted == len(candles) - 1
 
 
+@settings(deadline=None)  # a loaded machine must not fail a pure test
 @given(walks(n_max=20).filter(lambda w: len(w) >= 2), st.data())
 def test_replayed_candle_is_duplicate_or_out_of_order(candles: list[Candle], data: Any) -> None:
     j = data.draw(st.integers(1, len(candles)))  # insert the replay before candles[j]
@@ -275,6 +279,7 @@ def test_replayed_candle_is_duplicate_or_out_of_order(candles: list[Candle], dat
     assert all(v is ACCEPTED for k, v in enumerate(verdicts) if k != j)
 
 
+@settings(deadline=None)  # a loaded machine must not fail a pure test
 @given(walks(n_max=20).filter(lambda w: len(w) >= 3), st.data())
 def test_swapped_neighbours(candles: list[Candle], data: Any) -> None:
     j = data.draw(st.integers(1, len(candles) - 2))
@@ -303,7 +308,7 @@ def noisy_streams(draw: st.DrawFn) -> list[Candle]:
     return out
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # a loaded machine must not fail a pure test
 @given(noisy_streams())
 def test_counters_add_up(candles: list[Candle]) -> None:
     f = fw()

@@ -4,7 +4,7 @@ summary, with plain values."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slt.domain import Candle
@@ -30,6 +30,7 @@ def test_gap_between() -> None:
     assert g.end_ms == T0 + 4 * M
 
 
+@settings(deadline=None)  # a loaded machine must not fail a pure test
 @given(st.integers(1, 30), st.sets(st.integers(0, 40)))
 def test_fill_plan_splits_a_gap_into_found_and_still_missing(n: int, have: set[int]) -> None:
     gap = Gap("BTCUSDT", T0 + M, T0 + n * M, M)
