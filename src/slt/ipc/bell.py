@@ -17,6 +17,7 @@ failed system call, never a blocked producer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
@@ -32,11 +33,16 @@ def bell_path(ring_name: str) -> str:
 
 
 class Doorbell:
-    """One side's end of a ring's FIFO (module docstring); every call is non-blocking except
-    `wait`, and none raises for a missing or broken pipe."""
+    """One side's end of a ring's FIFO and the sleep flag in the ring's header `words`
+    (module docstring): `words[sleep_word]` is odd while the consumer sleeps, a new odd value
+    each time; `words[write_word]` is the ring's write sequence. Every call is non-blocking
+    except the dozes, and none raises for a missing or broken pipe."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, words: memoryview, write_word: int, sleep_word: int) -> None:
         self.path = path
+        self._words = words
+        self._write = write_word
+        self._sleep = sleep_word
         self._reader: int | None = None
         self._writer: int | None = None
 
@@ -66,6 +72,51 @@ class Doorbell:
                 self._reader = -1
         return self._reader >= 0
 
+    def fileno(self) -> int:
+        """The consumer's end, for an event loop to watch (after `listen()` said True)."""
+        assert self._reader is not None and self._reader >= 0, "listen() first"
+        return self._reader
+
+    def doze(self, read: int, seconds: float) -> None:
+        """Consumer: sleep up to `seconds` unless a record past sequence `read` is published:
+        raise the sleep flag, look once more, then wait for the bell."""
+        if not self.listen():
+            time.sleep(seconds)
+            return
+        words = self._words
+        epoch = (words[self._sleep] + 2) | 1  # a new odd value, even after a consumer died asleep
+        words[self._sleep] = epoch
+        if words[self._write] == read:
+            self.wait(seconds)
+        words[self._sleep] = epoch + 1
+
+    async def doze_async(self, loop: asyncio.AbstractEventLoop, read: int, seconds: float) -> None:
+        """`doze` without blocking `loop`: the loop watches the FIFO meanwhile."""
+        if not self.listen():
+            await asyncio.sleep(seconds)
+            return
+        words = self._words
+        epoch = (words[self._sleep] + 2) | 1
+        words[self._sleep] = epoch
+        try:
+            if words[self._write] != read:
+                return
+            rung: asyncio.Future[None] = loop.create_future()
+
+            def answer() -> None:
+                if not rung.done():
+                    rung.set_result(None)
+
+            loop.add_reader(self.fileno(), answer)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(rung, seconds)
+            finally:
+                loop.remove_reader(self.fileno())
+            self.hush()
+        finally:
+            words[self._sleep] = epoch + 1
+
     def wait(self, seconds: float) -> None:
         """Sleep until the bell rings or `seconds` pass, then swallow the ring(s)."""
         if self._reader is None or self._reader < 0:
@@ -73,6 +124,11 @@ class Doorbell:
             return
         ready, _, _ = select.select([self._reader], [], [], seconds)
         if ready:
+            self.hush()
+
+    def hush(self) -> None:
+        """Swallow the rings so far, so the next wait really waits."""
+        if self._reader is not None and self._reader >= 0:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._reader, 4096)
 

@@ -27,14 +27,14 @@ do not false-share): write_seq @0, read_seq @64, overruns @128, capacity @192, r
 boundary, `capacity` records back to back. Tags and records live in separate regions so that a
 batch of records is one contiguous byte range (two at the wrap), copied with one slice each.
 
-Why plain Python and not a compiled (numba) path: a write is three int64 loads/stores through
-an int64 `memoryview` and one byte-slice copy (≈0.3-0.6 µs); calling a numba function with the
-shared buffer as an array argument costs ≈0.3-0.7 µs in argument unboxing alone, before any
-work, so it is no faster for single records, and batches are already single `memcpy`s.
+Plain Python, not numba: a write is a few int64 loads and stores through a `memoryview` and
+one slice copy, and merely calling a numba function with the buffer costs as much (the bench
+measures both); batches are already single `memcpy`s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from multiprocessing import shared_memory
@@ -112,7 +112,7 @@ class RingBuffer:
         self._empty.flags.writeable = False
         self._gate = self._q[_READ]
         """The producer's last look at `read_seq` (it only grows, so this errs on the safe side)."""
-        self._bell = Doorbell(bell_path(shm.name))
+        self._bell = Doorbell(bell_path(shm.name), self._q, _WRITE, _SLEEP)
         self._rung = 0
         """The consumer's last sleep epoch this producer rang for: one byte per sleep at most."""
 
@@ -300,8 +300,8 @@ class RingBuffer:
         `max_sleep_s`) in case the bell is missed. Returns as soon as records are readable;
         empty on timeout. An idle consumer costs next to no CPU.
 
-        Blocks the calling thread: an asyncio consumer calls `read_batch` from its loop (or
-        this one in an executor thread) instead."""
+        Blocks the calling thread: an asyncio consumer awaits `wait_batch_async` (or polls
+        `read_batch`) instead."""
         batch = self.read_batch(max_records)
         if len(batch) or timeout_s <= 0 or (max_records is not None and max_records <= 0):
             return batch
@@ -322,21 +322,27 @@ class RingBuffer:
             if now < spin_until:
                 os.sched_yield()
             else:
-                self._doze(read, min(sleep_s, (deadline - now) / 1e9))
+                self._bell.doze(read, min(sleep_s, (deadline - now) / 1e9))
                 sleep_s = min(sleep_s * 2, max_sleep_s)
 
-    def _doze(self, read: int, seconds: float) -> None:
-        """Sleep up to `seconds` unless a record past `read` is published (consumer side):
-        raise the sleep flag, look once more, then wait for the bell (`slt.ipc.bell`)."""
-        q = self._q
-        if not self._bell.listen():
-            time.sleep(seconds)
-            return
-        epoch = (q[_SLEEP] + 2) | 1  # a new odd value, even after a consumer died asleep
-        q[_SLEEP] = epoch
-        if q[_WRITE] == read:
-            self._bell.wait(seconds)
-        q[_SLEEP] = epoch + 1
+    async def wait_batch_async(
+        self,
+        timeout_s: float,
+        max_records: int | None = None,
+        max_sleep_s: float = DEFAULT_MAX_SLEEP_S,
+    ) -> np.ndarray[Any, Any]:
+        """`wait_batch` for an asyncio consumer: when nothing is there, the running loop
+        watches the doorbell (`loop.add_reader`), so other tasks run while it waits and the
+        producer's first record wakes the loop at once instead of at its next poll. Each wait
+        is bounded by `max_sleep_s` in case the bell is missed. Empty on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            batch = self.read_batch(max_records)
+            remaining = deadline - loop.time()
+            if len(batch) or remaining <= 0 or (max_records is not None and max_records <= 0):
+                return batch
+            await self._bell.doze_async(loop, self._q[_READ], min(max_sleep_s, remaining))
 
     # lifetime --------------------------------------------------------------------------------
     def close(self) -> None:

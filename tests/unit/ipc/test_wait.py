@@ -5,6 +5,7 @@ at its timeout and sleeps rather than spins while it waits."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing as mp
 import os
 import threading
@@ -119,6 +120,36 @@ def test_wait_batch_wakes_when_a_thread_writes(ring: RingBuffer) -> None:
     assert got["seq"].tolist() == [41]
 
 
+async def test_wait_batch_async_lets_the_loop_run_and_wakes_on_a_write(ring: RingBuffer) -> None:
+    """While the ring is empty the event loop keeps serving other tasks; a record written from
+    another thread ends the wait through the doorbell (the fallback wake-up is made longer
+    than the test may take)."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    other = asyncio.create_task(ticker())
+    writer = threading.Timer(0.2, lambda: ring.write((7, 3.5)))
+    writer.start()
+    got = await ring.wait_batch_async(120.0, max_sleep_s=120.0)
+    writer.join()
+    other.cancel()
+    assert got["seq"].tolist() == [7]
+    assert ticks > 0
+
+
+async def test_wait_batch_async_times_out_empty(ring: RingBuffer) -> None:
+    got = await ring.wait_batch_async(0.05)
+    assert len(got) == 0 and got.dtype == RECORD
+    ring.write_many(_records(0, 3))
+    assert (await ring.wait_batch_async(0.0, max_records=2))["seq"].tolist() == [0, 1]
+    assert len(await ring.wait_batch_async(60.0, max_records=0)) == 0
+
+
 def test_the_doorbell_wakes_a_reader_in_another_process(ring: RingBuffer, jobs: object) -> None:
     """The reader's fallback sleep is made longer than the test may take, so only the
     producer's doorbell can end the wait in time."""
@@ -152,14 +183,15 @@ def test_a_sleepy_reader_gets_every_burst_in_order(ring: RingBuffer, jobs: objec
 
 def test_a_doorbell_nobody_listens_to_is_harmless(tmp_path: Path) -> None:
     path = str(tmp_path / "ring.bell")
-    missing = Doorbell(path)
+    words = memoryview(bytearray(256)).cast("q")
+    missing = Doorbell(path, words, 0, 28)
     missing.ring()  # no FIFO at all
     assert not missing.listen()
     missing.wait(0.0)  # falls back to a plain sleep
     assert Doorbell.install(path)
-    producer = Doorbell(path)
+    producer = Doorbell(path, words, 0, 28)
     producer.ring()  # a FIFO without a reader: the open fails quietly
-    consumer = Doorbell(path)
+    consumer = Doorbell(path, words, 0, 28)
     assert consumer.listen()
     for _ in range(100_000):  # far more than a pipe holds: a full pipe is already rung
         producer.ring()
