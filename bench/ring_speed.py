@@ -1,26 +1,26 @@
 """Ring buffer against multiprocessing.Queue between two processes: throughput and latency.
 
 The producer is a spawned process, the consumer is this one; both transports carry the same
-message, a candle record with the producer's `time.perf_counter_ns()` stamp in front (92
-bytes; CLOCK_MONOTONIC, one clock for every process on Linux). The consumer takes its own
-stamp right after each read, so every message's one-way latency is measured, not estimated.
-Each scenario runs for both transports in the same invocation:
+message, a candle record (76 bytes) behind the producer's `time.perf_counter_ns()` stamp (84
+bytes in all; CLOCK_MONOTONIC, one clock for every process on Linux). The consumer takes its
+own stamp right after each read, so every message's one-way latency is measured, not guessed.
+Every scenario runs for both transports in the same invocation:
 
-* `flat-out, single`   — every record stamped and written on its own, as fast as possible
-  (`ring.write(bytes)` / `Queue.put(bytes)`);
-* `flat-out, blocks`   — blocks of `--batch` records, stamped with one numpy assignment
-  (`ring.write_many(array)` / `Queue.put(array.tobytes())`, one put per block);
-* `Feed bursts, single` — the Feed's real pattern: at each (shortened) minute a burst of
-  `--batch` closed candles, written one by one as they are decoded, then quiet until the next;
-* `Feed bursts, block`  — the same bursts, each written as one block;
-* `paced`              — single records at `--rate` per second (the producer sleeps between
-  sends; it never spins, so a Queue's feeder thread always gets the GIL).
+* throughput, flat out — single records (`ring.write(bytes)` / `Queue.put(bytes)`), and
+  blocks of `--batch` records stamped with one numpy assignment (`ring.write_many(array)` /
+  one `Queue.put(array.tobytes())` per block); messages per second from the first stamp to
+  the last arrival, and each side's CPU time per message (the producer's from its first send
+  to its last, the Queue's feeder thread included up to `join_thread`; the consumer's over the
+  receiving window);
+* latency, paced — single records at `--rate` per second (the producer sleeps to a schedule,
+  never spins, so a Queue's feeder thread always gets the GIL);
+* latency, Feed bursts — the Feed's real pattern: every `--gap-ms` (a minute live) a burst of
+  `--batch` closed candles, written one by one as they are decoded, or as one block.
 
-The ring's consumer calls `wait_batch` (spin `--spin-us`, then sleep with backoff); the
-Queue's calls `get()`, which blocks in the kernel. Throughput is messages over the time from
-the first message's stamp to the last one's arrival. Latency is p50/p99/max over all messages;
-for bursts also the time from a burst's first stamp to the arrival of its last record.
-Consumer CPU is its process time over the wall time of the same window (spinning costs CPU).
+The ring's consumer reads at most 4096 records at a time (as the Brain does) with
+`wait_batch` (spin `--spin-us` then sleep until the doorbell, or no spin), or awaits
+`wait_batch_async` in an asyncio loop (the Brain's way); the Queue's blocks in `get()`. A
+first table gives one-process call costs, the floor under the two-process figures.
 
     .venv/bin/python bench/ring_speed.py [--messages 300000] [--batch 300] [--rate 10000]
 """
@@ -28,6 +28,7 @@ Consumer CPU is its process time over the wall time of the same window (spinning
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
 import multiprocessing as mp
@@ -188,7 +189,7 @@ class _Tally:
         )
 
 
-def run_ring(pattern: Pattern, spin_s: float) -> Result:
+def run_ring(pattern: Pattern, spin_s: float, use_asyncio: bool = False) -> Result:
     ctx = mp.get_context("spawn")
     ring = RingBuffer.create(f"slt-bench-{uuid.uuid4().hex[:10]}", RING_SLOTS, STAMPED)
     try:
@@ -197,6 +198,17 @@ def run_ring(pattern: Pattern, spin_s: float) -> Result:
         proc.start()
         tally = _Tally(pattern.count)
         wait, clock = ring.wait_batch, time.perf_counter_ns
+
+        async def consume_async() -> None:  # the Brain's way: awaiting in its event loop
+            while tally.got < pattern.count:
+                records = await ring.wait_batch_async(5.0, BRAIN_BATCH)
+                now = clock()
+                if not len(records):
+                    raise RuntimeError("the ring producer went silent")
+                tally.add(records["sent_ns"], len(records), now)
+
+        if use_asyncio:
+            asyncio.run(consume_async())
         while tally.got < pattern.count:
             records = wait(5.0, spin_s, BRAIN_BATCH)
             now = clock()
@@ -265,6 +277,7 @@ def _latency(console: Console, scenarios: dict[str, Pattern], spin: float) -> No
     transports = {
         f"ring, spin {spin * 1e6:.0f} µs": lambda p: run_ring(p, spin),
         "ring, no spin": lambda p: run_ring(p, 0.0),
+        "ring, asyncio await": lambda p: run_ring(p, 0.0, use_asyncio=True),
         "mp.Queue": lambda p: run_queue(p, spin),
     }
     for scenario, pattern in scenarios.items():
@@ -333,8 +346,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--messages", type=int, default=300_000, help="flat-out runs")
     parser.add_argument("--batch", type=int, default=300, help="records per block or burst")
-    parser.add_argument("--bursts", type=int, default=200)
-    parser.add_argument("--gap-ms", type=float, default=10.0, help="burst period (a minute live)")
+    parser.add_argument("--bursts", type=int, default=100)
+    parser.add_argument("--gap-ms", type=float, default=50.0, help="burst period (a minute live)")
     parser.add_argument("--rate", type=float, default=10_000.0, help="paced run, messages/s")
     parser.add_argument("--paced-messages", type=int, default=20_000)
     parser.add_argument("--spin-us", type=float, default=200.0, help="ring wait_batch spin")
