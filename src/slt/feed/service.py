@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from slt.storage import CandleStore
 from slt.venues.binance.ws import MarketStreamClient, WsClientConfig
 
 log = logging.getLogger(__name__)
+FILLED_NS = 1
+"""The receipt stamp of a gap-filled candle (see `_accept`)."""
 ROLE = "feed"
 
 
@@ -118,18 +121,30 @@ class FeedService:
         if self.writer is not None:
             side.append(asyncio.create_task(self._every(self.config.flush_interval_s, self._flush)))
         stopping = asyncio.create_task(stop.wait())
+        getter: asyncio.Task[Candle] | None = None
         try:
             while not stop.is_set():
-                getter = asyncio.create_task(self.client.next_candle())
-                await asyncio.wait([getter, stopping], return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await getter
-                if getter.done() and not getter.cancelled():
-                    await self.handle(getter.result())
+                if getter is None:
+                    getter = asyncio.create_task(self.client.next_candle())
+                await asyncio.wait(
+                    [getter, stopping],
+                    timeout=self.config.beat_interval_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                failure = self.client.failure()
+                if failure is not None:  # a configuration error (a bad URL): stop, say why
+                    raise failure
+                if getter.done():
+                    candle, getter = getter.result(), None
+                    await self.handle(candle)
         finally:
             stopping.cancel()
+            if getter is not None and not getter.done():
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+            elif getter is not None and not getter.cancelled():
+                await self.handle(getter.result())
             if self.board is not None:
                 self.board.set_phase(ROLE, Phase.STOPPING)
             await self.client.stop()
@@ -192,6 +207,7 @@ class FeedService:
     async def handle(self, candle: Candle) -> None:
         """Seed, fill, check, publish one closed candle (module docstring). Never raises on
         bad data."""
+        recv_ns = time.time_ns()
         symbol = candle.symbol
         if symbol not in self._seeded and symbol in self.firewall.symbols:
             self._seeded.add(symbol)
@@ -200,12 +216,15 @@ class FeedService:
         gap = gap_between(symbol, prev[0] if prev else None, candle.open_time, self.step_ms)
         if gap is not None:
             await self._fill(gap)
-        self._accept(candle)
+        self._accept(candle, recv_ns=recv_ns)
 
-    def _accept(self, candle: Candle, persist: bool = True) -> bool:
+    def _accept(self, candle: Candle, persist: bool = True, recv_ns: int = FILLED_NS) -> bool:
+        """Check and publish; `recv_ns` is when the closing frame was handled (the Brain's
+        latency and staleness clock). Gap fills carry `FILLED_NS`, the distant past: they
+        update the Brain's indicators but are never fresh enough to open a position on."""
         if not self.firewall.check(candle).ok:
             return False
-        if self.ring.write(candle_bytes(candle)):
+        if self.ring.write(candle_bytes(candle, recv_ns)):
             self.published += 1
             self.last_published[candle.symbol] = candle.open_time
         else:

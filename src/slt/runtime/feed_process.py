@@ -60,12 +60,16 @@ def run_feed(spec: RunSpec) -> None:
     """Process entry point (module docstring). Returns normally, exit code 0, after SIGTERM."""
     setup_logging(spec.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    asyncio.run(_main(spec))
+    early: list[int] = []  # a SIGTERM before the event loop runs still means "stop"
+    signal.signal(signal.SIGTERM, lambda signum, _frame: early.append(signum))
+    asyncio.run(_main(spec, early))
 
 
-async def _main(spec: RunSpec) -> None:
+async def _main(spec: RunSpec, early: list[int]) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if early:
+        stop.set()
     board = HeartbeatBoard.attach(spec.heartbeat_name)
     board.start(ROLE, os.getpid())
     ring = attach_ring(spec.ring_name, CANDLE_RECORD)

@@ -1,12 +1,19 @@
 """`FeedService.handle` with plain candles, no network: a full ring is counted, not fatal;
 bad candles are refused by reason; a gap larger than the fill limit is filled from its
-newest end by the REST source (a plain in-memory source here) and the rest counted."""
+newest end by the REST source (a plain in-memory source here) and the rest counted; a
+configuration error (a bad stream URL) ends the run with its error instead of idling."""
 
 from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.exceptions import InvalidURI
 
 from slt.domain import Candle
 from slt.feed.service import FeedConfig, FeedService
 from slt.ipc import CANDLE_RECORD, RingBuffer, candles_of
+from slt.venues.binance.ws import WsClientConfig
 
 M = 60_000
 T0 = 1_700_000_040_000
@@ -71,5 +78,17 @@ async def test_rest_is_not_asked_when_fallback_is_off() -> None:
         await service.handle(bar(3))
         assert source.asked == [] and service.gaps.unfilled == 2
         assert [c.open_time for c in candles_of(ring.read_batch())] == [T0, T0 + 3 * M]
+    finally:
+        ring.close()
+
+
+async def test_a_bad_stream_url_ends_the_run_with_its_error() -> None:
+    ring = RingBuffer.create(None, 4, CANDLE_RECORD)
+    try:
+        ws = WsClientConfig(base_url="not-a-websocket-url")
+        service = FeedService(FeedConfig(("BTCUSDT",), "1m", ws, beat_interval_s=0.01), ring)
+        with pytest.raises(InvalidURI):
+            await asyncio.wait_for(service.run(asyncio.Event()), 10)
+        assert service.client.open_connections() == 0
     finally:
         ring.close()

@@ -211,6 +211,14 @@ class MarketStreamClient:
         c = self.config
         return split_urls(c.base_url, self.streams, c.max_streams_per_connection, c.max_url_length)
 
+    def failure(self) -> BaseException | None:
+        """The error a slot's supervisor died of (only a configuration error, such as an
+        invalid URL, ends one), or None."""
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                return task.exception()
+        return None
+
     def open_connections(self) -> int:
         """Connections open now (two for a slot while it rotates)."""
         return sum(self._open_links)
