@@ -36,9 +36,8 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -46,11 +45,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from slt.domain import Candle
 from slt.domain.candle import INTERVAL_MS
-from slt.feed.assembler import AssemblerCounts, CandleAssembler
-from slt.feed.lag import LagTracker
+from slt.feed.assembler import CandleAssembler
 from slt.venues.binance.backoff import Backoff
 from slt.venues.binance.urls import PRODUCTION, TESTNET, local
-from slt.venues.binance.ws_frames import parse_kline, split_urls, stream_name
+from slt.venues.binance.ws_frames import Counters, parse_kline, split_urls, stream_name
 
 __all__ = [
     "PRODUCTION_MARKET_URL",
@@ -108,50 +106,6 @@ class WsClientConfig:
     close_lag_from: Literal["receipt", "event"] = "receipt"
     """`receipt`: lag from the wall clock at receipt (a real-time venue); `event`: from the
     frame's event time `E` (a replay, whose market time is not the wall's)."""
-
-
-@dataclass
-class Counters:
-    """What the client has seen, for health checks and tests. The per-candle decisions are
-    the assembler's (`assembly`); the properties name the ones callers ask about."""
-
-    messages: int = 0
-    malformed: Counter[str] = field(default_factory=Counter)
-    connects: int = 0
-    reconnects: int = 0
-    """Connections opened again after one was lost (a first connection and a rotation are not
-    counted)."""
-    rotations: int = 0
-    rotation_repeats: int = 0
-    """Closing updates received twice while two connections of a slot overlapped (expected)."""
-    failed_attempts: int = 0
-    stale: int = 0
-    assembly: AssemblerCounts = field(default_factory=AssemblerCounts)
-    close_lag: LagTracker = field(default_factory=LagTracker)
-
-    @property
-    def closed_candles(self) -> int:
-        return self.assembly.closed
-
-    @property
-    def duplicates(self) -> int:
-        return self.assembly.duplicates
-
-    @property
-    def out_of_order(self) -> int:
-        return self.assembly.out_of_order
-
-    @property
-    def late_finals(self) -> int:
-        return self.assembly.late_finals
-
-    @property
-    def gaps(self) -> int:
-        return self.assembly.gaps
-
-    @property
-    def malformed_total(self) -> int:
-        return sum(self.malformed.values())
 
 
 class _Link:

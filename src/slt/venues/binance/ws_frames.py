@@ -3,18 +3,22 @@ event decoded and checked into a `Candle` (binance-usdm-protocol.md §9.1, §9.4
 
 Kept apart from the connection handling in `ws` so decoding can be tested and reasoned about
 frame by frame. `parse_kline` never raises on bad input: it returns the reason the frame is
-unusable, one of `MALFORMED_REASONS`, which the client counts.
+unusable, one of `MALFORMED_REASONS`, which the client counts in its `Counters`.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import msgspec
 
 from slt.domain import Candle
 from slt.domain.candle import INTERVAL_MS
+from slt.feed.assembler import AssemblerCounts
+from slt.feed.lag import LagTracker
 
 MALFORMED_REASONS = (
     "invalid_json",
@@ -119,3 +123,47 @@ def parse_kline(raw: bytes | str, wanted: frozenset[str]) -> Update | str:
     if k.t >= k.T or k.T - k.t + 1 != INTERVAL_MS[k.i] or h < lo:
         return "inconsistent"
     return Update(env.stream, event.E, k.x, Candle(k.s, k.t, k.T, o, h, lo, cl, v))
+
+
+@dataclass
+class Counters:
+    """What the client has seen, for health checks and tests. The per-candle decisions are
+    the assembler's (`assembly`); the properties name the ones callers ask about."""
+
+    messages: int = 0
+    malformed: Counter[str] = field(default_factory=Counter)
+    connects: int = 0
+    reconnects: int = 0
+    """Connections opened again after one was lost (a first connection and a rotation are not
+    counted)."""
+    rotations: int = 0
+    rotation_repeats: int = 0
+    """Closing updates received twice while two connections of a slot overlapped (expected)."""
+    failed_attempts: int = 0
+    stale: int = 0
+    assembly: AssemblerCounts = field(default_factory=AssemblerCounts)
+    close_lag: LagTracker = field(default_factory=LagTracker)
+
+    @property
+    def closed_candles(self) -> int:
+        return self.assembly.closed
+
+    @property
+    def duplicates(self) -> int:
+        return self.assembly.duplicates
+
+    @property
+    def out_of_order(self) -> int:
+        return self.assembly.out_of_order
+
+    @property
+    def late_finals(self) -> int:
+        return self.assembly.late_finals
+
+    @property
+    def gaps(self) -> int:
+        return self.assembly.gaps
+
+    @property
+    def malformed_total(self) -> int:
+        return sum(self.malformed.values())
