@@ -1,7 +1,10 @@
 """Record layouts that cross the ring: a closed candle as a fixed-size numpy record.
 
 A symbol fits in 20 bytes (Binance's longest USDⓈ-M symbols are well under that); times are
-int UTC ms; prices and volume float64, as in `slt.domain.Candle`.
+int UTC ms; prices and volume float64, as in `slt.domain.Candle`. `recv_ns` is the wall-clock
+time (UTC ns, comparable across processes) at which the Feed received the frame that closed the
+candle, 0 when unknown: the Brain measures its candle-to-order latency from it and refuses to
+open positions on candles that waited too long (after a restart, the ring's backlog).
 """
 
 from __future__ import annotations
@@ -25,29 +28,35 @@ CANDLE_RECORD = np.dtype(
         ("low", "<f8"),
         ("close", "<f8"),
         ("volume", "<f8"),
+        ("recv_ns", "<i8"),
     ]
 )
 
 
-def candle_record(c: Candle) -> tuple[Any, ...]:
+def candle_record(c: Candle, recv_ns: int = 0) -> tuple[Any, ...]:
     """`c` as a row of `CANDLE_RECORD`; a symbol longer than the field is an error."""
     symbol = c.symbol.encode("ascii")
     if len(symbol) > SYMBOL_BYTES:
         raise ValueError(f"symbol {c.symbol!r} is longer than {SYMBOL_BYTES} bytes")
-    return (symbol, c.open_time, c.close_time, c.open, c.high, c.low, c.close, c.volume)
+    return (symbol, c.open_time, c.close_time, c.open, c.high, c.low, c.close, c.volume, recv_ns)
 
 
-_PACKED = struct.Struct(f"<{SYMBOL_BYTES}sqq5d")
+_PACKED = struct.Struct(f"<{SYMBOL_BYTES}sqq5dq")
 assert _PACKED.size == CANDLE_RECORD.itemsize
 
 
-def candle_bytes(c: Candle) -> bytes:
+def candle_bytes(c: Candle, recv_ns: int = 0) -> bytes:
     """`c` packed as one `CANDLE_RECORD` (the ring's fast path for single writes)."""
-    return _PACKED.pack(*candle_record(c))
+    return _PACKED.pack(*candle_record(c, recv_ns))
 
 
 def candle_records(candles: Iterable[Candle]) -> np.ndarray[Any, Any]:
     return np.array([candle_record(c) for c in candles], dtype=CANDLE_RECORD)
+
+
+def received_ns(records: np.ndarray[Any, Any]) -> list[int]:
+    """The Feed's receipt times of a batch's candles (0 where unknown), in order."""
+    return [int(x) for x in records["recv_ns"]]
 
 
 def candles_of(records: np.ndarray[Any, Any]) -> list[Candle]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,6 +59,8 @@ class Trader:
         state_path: Path,
         venue: str,
         translator: StreamTranslator | None = None,
+        speed: float = 1.0,
+        stale_after_ms: int = 60_000,
     ) -> None:
         self.engine = engine
         self.strategy = strategy
@@ -67,6 +69,12 @@ class Trader:
         self.state_path = state_path
         self.venue = venue
         self.translator = translator or StreamTranslator()
+        self.speed = speed
+        self.stale_after_ms = stale_after_ms
+        """A candle whose news is older than this (market ms since the Feed received it) still
+        updates the indicators and the exits, but opens no position: after a restart the
+        ring's backlog describes a market that has moved on."""
+        self.stale_signals = 0
         self.symbols: dict[str, SymbolState] = {}
         self.last_open: dict[str, int] = {}
         self.candles = 0
@@ -106,23 +114,38 @@ class Trader:
             self.marks.setdefault(series.symbol, float(series.close[-1]))
         return used
 
-    async def on_candles(self, candles: Iterable[Candle], received_ns: int | None = None) -> None:
-        """Closed candles from the ring: grouped by close time, each group one engine step
-        (a symbol's candle older than one already seen is skipped: the Feed guarantees order,
-        this guards a restart that replays the ring)."""
-        groups: dict[int, list[Candle]] = defaultdict(list)
-        for c in candles:
+    async def on_candles(
+        self, candles: Sequence[Candle], received_ns: Sequence[int] | None = None
+    ) -> None:
+        """Closed candles from the ring (with the Feed's receipt times, 0 = unknown): grouped
+        by close time, each group one engine step. A symbol's candle older than one already
+        seen is skipped: the Feed guarantees order, this guards a replayed ring."""
+        now_ns = time.time_ns()
+        groups: dict[int, list[tuple[Candle, int]]] = defaultdict(list)
+        for k, c in enumerate(candles):
             last = self.last_open.get(c.symbol)
             if last is not None and c.open_time <= last:
                 continue
             self.last_open[c.symbol] = c.open_time
-            groups[c.close_time + 1].append(c)
+            groups[c.close_time + 1].append((c, received_ns[k] if received_ns else 0))
         for t in sorted(groups):
             bars = []
-            for c in groups[t]:
+            first_signal_ns: int | None = None
+            for c, recv in groups[t]:
                 self.marks[c.symbol] = c.close
                 signal = self._state_of(c.symbol).update(c)
+                if signal is not None and recv and self._stale(recv, now_ns):
+                    self.stale_signals += 1
+                    log.info(
+                        "signal %s ignored: its candle waited %.1f s in the ring (market %.0f s)",
+                        c.symbol,
+                        (now_ns - recv) / 1e9,
+                        (now_ns - recv) / 1e9 * self.speed,
+                    )
+                    signal = None
                 if signal is not None:
+                    if first_signal_ns is None and recv:
+                        first_signal_ns = recv
                     log.info(
                         "signal %s %s: expected return %.3f %%, confidence %.2f (%s)",
                         c.symbol,
@@ -134,7 +157,10 @@ class Trader:
                 bars.append(Bar(c, signal))
             self.candles += len(bars)
             self.last_candle_ms = max(self.last_candle_ms, t)
-            await self.apply(BarsClosed(t, tuple(bars)), received_ns)
+            await self.apply(BarsClosed(t, tuple(bars)), first_signal_ns)
+
+    def _stale(self, recv_ns: int, now_ns: int) -> bool:
+        return (now_ns - recv_ns) / 1e6 * self.speed > self.stale_after_ms
 
     async def on_user_event(self, event: UserEvent) -> None:
         if isinstance(event, StreamGap):

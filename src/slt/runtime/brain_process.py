@@ -24,9 +24,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from slt.domain import Candle
+from slt.domain.candle import interval_ms
 from slt.engine.engine import Engine
 from slt.ipc import RingBuffer
-from slt.ipc.records import CANDLE_RECORD, candles_of
+from slt.ipc.records import CANDLE_RECORD, candles_of, received_ns
 from slt.live import snapshot
 from slt.live.execution import Executor
 from slt.live.trader import Trader, fetch_view
@@ -163,6 +164,8 @@ class BrainService:
             state_path=path,
             venue=spec.venue.kind,
             translator=translator,
+            speed=spec.venue.speed,
+            stale_after_ms=interval_ms(spec.interval),
         )
 
     # inputs ------------------------------------------------------------------------------------
@@ -172,11 +175,10 @@ class BrainService:
             if len(batch) == 0:
                 await asyncio.sleep(0.001)
                 continue
-            received = time.time_ns()
             async with self.lock:
-                await self._feed(candles_of(batch), store, received)
+                await self._feed(candles_of(batch), store, received_ns(batch))
 
-    async def _feed(self, candles: list[Candle], store: CandleStore, received: int | None) -> None:
+    async def _feed(self, candles: list[Candle], store: CandleStore, received: list[int]) -> None:
         assert self.trader is not None
         if not self.warmed:
             await self._warm(candles, store)
@@ -204,7 +206,7 @@ class BrainService:
 
     async def _drain(self, ring: RingBuffer, store: CandleStore) -> None:
         while len(batch := ring.read_batch(4096)):
-            await self._feed(candles_of(batch), store, None)
+            await self._feed(candles_of(batch), store, received_ns(batch))
 
     async def _account(self, stream: UserStreamClient) -> None:
         assert self.trader is not None
