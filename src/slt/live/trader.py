@@ -82,6 +82,7 @@ class Trader:
         self.last_candle_ms = 0
         self.needs_reconcile = False
         self.latencies_ms: list[float] = []
+        self.all_latencies_ms: list[float] = []
         """Candle handed to the Brain → first order of the resulting step sent (wall ms)."""
 
     @property
@@ -217,7 +218,9 @@ class Trader:
         events: list[Event] = []
         for cmd in commands:
             if received_ns is not None and isinstance(cmd, PlaceOrder):
-                self.latencies_ms.append((time.time_ns() - received_ns) / 1e6)
+                latency = (time.time_ns() - received_ns) / 1e6
+                self.latencies_ms.append(latency)
+                self.all_latencies_ms.append(latency)
                 received_ns = None
             events.extend(await self.executor.execute(cmd, self.order_of))
         return events

@@ -14,6 +14,7 @@ an orderly SIGTERM, Feed first.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -22,6 +23,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
+
+import numpy as np
 
 from slt.domain import Candle
 from slt.domain.candle import interval_ms
@@ -129,6 +132,7 @@ class BrainService:
             async with self.lock:
                 await self._drain(ring, CandleStore(db))
                 trader.save(durable=True)
+            write_latencies(state_path(spec).with_name("latency.json"), trader.all_latencies_ms)
             log.info("brain stopped: state saved (%d open positions)", len(trader.state.positions))
             board.beat("brain", phase=Phase.STOPPED)
             return 0
@@ -229,6 +233,7 @@ class BrainService:
         assert trader is not None
         while True:
             st = trader.state
+            p50, p99 = latency_percentiles(trader.latencies_ms)
             board.beat(
                 "brain",
                 equity=st.equity(),
@@ -240,8 +245,31 @@ class BrainService:
                 fills=trader.fills,
                 last_candle_ms=trader.last_candle_ms,
                 orders_rejected=sum(trader.executor.rejected.values()),
+                latency_p50_ms=p50,
+                latency_p99_ms=p99,
             )
+            del trader.latencies_ms[:-LATENCY_WINDOW]
             await asyncio.sleep(self.spec.beat_interval_s)
+
+
+LATENCY_WINDOW = 1000
+"""The heartbeat's latency percentiles cover the last this many orders."""
+
+
+def latency_percentiles(latencies_ms: list[float]) -> tuple[float, float]:
+    """Candle-received → order-sent p50 and p99 of the recent orders (0 before any)."""
+    if not latencies_ms:
+        return 0.0, 0.0
+    p50, p99 = np.percentile(latencies_ms[-LATENCY_WINDOW:], [50, 99])
+    return float(p50), float(p99)
+
+
+def write_latencies(path: Path, latencies_ms: list[float]) -> None:
+    """Every measured candle-to-order latency of this process's life (bench/live_latency.py
+    reads them): appended, so a restarted Brain adds to its predecessor's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps([round(x, 4) for x in latencies_ms]) + "\n")
 
 
 async def load_rules(rest: BinanceRest) -> ExchangeRules:

@@ -48,6 +48,8 @@ STATS: dict[str, tuple[str, ...]] = {
         "fills",
         "last_candle_ms",
         "orders_rejected",
+        "latency_p50_ms",
+        "latency_p99_ms",
     ),
 }
 MAX_STATS = 16
