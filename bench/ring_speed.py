@@ -1,8 +1,8 @@
 """Ring buffer against multiprocessing.Queue between two processes: throughput and latency.
 
 The producer is a spawned process, the consumer is this one; both transports carry the same
-message, a candle record (76 bytes) behind the producer's `time.perf_counter_ns()` stamp (84
-bytes in all; CLOCK_MONOTONIC, one clock for every process on Linux). The consumer takes its
+message, a `CANDLE_RECORD` behind the producer's `time.perf_counter_ns()` stamp (CLOCK_MONOTONIC,
+one clock for every process on Linux). The consumer takes its
 own stamp right after each read, so every message's one-way latency is measured, not guessed.
 Every scenario runs for both transports in the same invocation:
 
