@@ -17,7 +17,8 @@ Three choices, and why:
   `RepeatCounter`, plain values and an injected clock; `RepeatFilter` is its logging shell.
 
 Aggregation keys on the *template* (`log.warning("reconnect to %s failed", url)`), so callers
-should pass values as arguments rather than formatting them into the message first.
+should pass values as arguments rather than formatting them into the message first, and mark
+lines that must always be printed although they share a template with `extra=EVERY_TIME`.
 """
 
 from __future__ import annotations
@@ -38,12 +39,18 @@ from rich.logging import RichHandler
 WINDOW_MS = 60_000
 _MAX_KEYS = 1_000
 _SUMMARY_ATTR = "slt_summary"
+_AGGREGATE_ATTR = "aggregate"
+
+EVERY_TIME: dict[str, object] = {_AGGREGATE_ATTR: False}
+"""`extra=EVERY_TIME` (or a `LoggerAdapter` with it) marks a warning or error that must never
+be folded into a summary: lines that are few by nature and each of which matters, such as the
+Orchestrator's "feed died" and "brain died", which share one template."""
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and goes into
 # the JSON object as its own field.
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
-    | {"message", "asctime", "role", _SUMMARY_ATTR}
+    | {"message", "asctime", "role", _SUMMARY_ATTR, _AGGREGATE_ATTR}
 )
 
 
@@ -157,7 +164,7 @@ class RepeatFilter(logging.Filter):
             return True
         now = self.clock()
         with self._lock:  # records may come from several threads; the counter is plain state
-            if record.levelno < self.min_level:
+            if record.levelno < self.min_level or not getattr(record, _AGGREGATE_ATTR, True):
                 show, due = True, self.counter.expire(now)
             else:
                 key = (record.name, record.levelno, str(record.msg))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from slt import logs
 from slt.logs import (
+    EVERY_TIME,
     JsonFormatter,
     PlainFormatter,
     RepeatCounter,
@@ -119,6 +120,19 @@ def test_repeated_warnings_are_aggregated_per_template(
     ]
 
 
+def test_lines_marked_every_time_are_never_aggregated(
+    captured: tuple[logging.Logger, io.StringIO, RepeatFilter, Clock],
+) -> None:
+    log, out, _, _ = captured
+    lifecycle = logging.LoggerAdapter(log, EVERY_TIME)
+    lifecycle.error("%s (pid %s) %s", "feed", 10, "killed by SIGKILL")
+    lifecycle.error("%s (pid %s) %s", "brain", 11, "killed by SIGKILL")
+    assert out.getvalue().splitlines() == [
+        "ERROR feed (pid 10) killed by SIGKILL",
+        "ERROR brain (pid 11) killed by SIGKILL",
+    ]
+
+
 def test_flush_prints_due_summaries_and_everything_at_the_end(
     captured: tuple[logging.Logger, io.StringIO, RepeatFilter, Clock],
 ) -> None:
@@ -143,7 +157,7 @@ def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
 
 
 def test_json_lines_have_ms_time_role_logger_message_and_extra_fields() -> None:
-    line = JsonFormatter().format(_record("gap of %d candles", 3, symbol="BTCUSDT"))
+    line = JsonFormatter().format(_record("gap of %d candles", 3, symbol="BTCUSDT", **EVERY_TIME))
     assert orjson.loads(line) == {
         "ts": 1_700_000_000_123,
         "level": "WARNING",

@@ -42,7 +42,7 @@ from typing import TypeVar
 
 from slt.ipc.records import CANDLE_RECORD
 from slt.ipc.ring import RingBuffer
-from slt.logs import flush_repeats, setup_logging
+from slt.logs import EVERY_TIME, flush_repeats, setup_logging
 from slt.runtime.heartbeat import ROLES, HeartbeatBoard, wall_ms
 from slt.runtime.spec import RunSpec
 from slt.runtime.status import ChildView, status_line
@@ -57,7 +57,9 @@ from slt.runtime.supervisor import (
     health,
 )
 
-log = logging.getLogger("slt.orchestrator")
+log = logging.LoggerAdapter(logging.getLogger("slt.orchestrator"), EVERY_TIME)
+"""Every line of the Orchestrator is printed: they are few (restarts are budgeted) and one
+template serves every role, so aggregating them would hide the second process's death."""
 
 Target = Callable[[RunSpec], None]
 T = TypeVar("T")
@@ -288,7 +290,7 @@ class Orchestrator:
         for child in self.children:
             pid = child.proc.pid if child.proc is not None else None
             beat = board.read(child.role)
-            mine = beat if pid is not None and beat.pid == pid else None
+            mine = beat if pid is not None and beat.pid == pid and beat.beats else None
             views[child.role] = ChildView(child.role, pid, child.restarts, mine)
         return views
 

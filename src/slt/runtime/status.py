@@ -27,7 +27,7 @@ class ChildView:
     """None while the role waits for a restart."""
     restarts: int
     beat: Beat | None
-    """Its board slot, when the slot belongs to this pid."""
+    """Its board slot, once this pid has beaten (before that its numbers mean nothing)."""
 
 
 def duration(ms: int) -> str:

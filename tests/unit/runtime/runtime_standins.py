@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from slt.runtime.heartbeat import HeartbeatBoard, Phase
 from slt.runtime.shm import attach_ring
 from slt.runtime.spec import RunSpec
@@ -76,10 +78,11 @@ def _behave(role: str, spec: RunSpec) -> None:
     ring = attach_ring(spec.ring_name)
     board.start(role, os.getpid())
     beats = 0
-    candle = (b"BTCUSDT", 0, 59_999, 1.0, 2.0, 0.5, 1.5, 10.0)
+    candle = np.zeros((), dtype=ring.dtype)  # whatever fields the record has today
+    candle["symbol"], candle["close"] = b"BTCUSDT", 1.5
     while not stopping.is_set():
         if role == "feed":
-            ring.write(candle)
+            ring.write(candle[()])
             board.beat(role, symbols_live=3, rejected=1, rest_weight_used=5)
         else:
             ring.read_batch()

@@ -77,7 +77,9 @@ def test_a_plain_attach_in_a_process_with_its_own_tracker_unlinks_the_block() ->
 def test_attach_ring_sees_what_the_owner_wrote() -> None:
     owner = RingBuffer.create(_name(), 8, CANDLE_RECORD)
     try:
-        owner.write((b"ETHUSDT", 0, 59_999, 1.0, 2.0, 0.5, 1.5, 10.0))
+        record = np.zeros((), dtype=CANDLE_RECORD)
+        record["symbol"], record["close"] = b"ETHUSDT", 1.5
+        owner.write(record[()])
         reader = attach_ring(owner.name)
         batch = reader.read_batch()
         assert batch["symbol"].tolist() == [b"ETHUSDT"]
