@@ -24,6 +24,8 @@ import select
 import tempfile
 import time
 
+_FD_SETSIZE = 1024
+
 
 def bell_path(ring_name: str) -> str:
     """Where the FIFO of ring `ring_name` lives: beside the shared block on Linux
@@ -48,12 +50,16 @@ class Doorbell:
 
     @staticmethod
     def install(path: str) -> bool:
-        """Create the FIFO (the ring's creator does, once); False where there are no FIFOs."""
+        """Create the FIFO (the ring's creator does, once); False where there are no FIFOs or
+        the folder refuses one: the ring then works without a bell, on bounded sleeps."""
         if not hasattr(os, "mkfifo"):
             return False
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)  # a stale bell of a crashed run with the same ring name
-        os.mkfifo(path, 0o600)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # a stale bell of a crashed run with the same ring name
+            os.mkfifo(path, 0o600)
+        except OSError:
+            return False
         return True
 
     @staticmethod
@@ -123,7 +129,12 @@ class Doorbell:
         if self._reader is None or self._reader < 0:
             time.sleep(seconds)
             return
-        ready, _, _ = select.select([self._reader], [], [], seconds)
+        if self._reader < _FD_SETSIZE:
+            ready = bool(select.select([self._reader], [], [], seconds)[0])
+        else:  # beyond what select takes: poll, which counts in whole milliseconds
+            poller = select.poll()
+            poller.register(self._reader, select.POLLIN)
+            ready = bool(poller.poll(seconds * 1000))
         if ready:
             self.hush()
 

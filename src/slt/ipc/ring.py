@@ -57,7 +57,7 @@ HEADER_BYTES = 256
 TAG_BYTES = 8
 _SMALL_BATCH = 16
 """Up to this many records the tags are checked one by one in Python (cheaper than numpy's
-per-call overhead); above it, with one vectorised comparison."""
+per-call overhead); above it, with one numpy sum (`_published`)."""
 
 DEFAULT_SPIN_S = 200e-6
 """How long `wait_batch` polls before it sleeps: records of a burst arrive microseconds apart,

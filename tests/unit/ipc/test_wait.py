@@ -209,3 +209,24 @@ def test_the_creator_removes_the_doorbell_with_the_ring() -> None:
     assert os.path.exists(path)  # only the creator removes it
     ring.close()
     assert not os.path.exists(path)
+
+
+def test_a_doorbell_on_a_high_descriptor_still_wakes(tmp_path: Path) -> None:
+    """A busy process may hold more descriptors than `select` takes; the bell then polls."""
+    path = str(tmp_path / "high.bell")
+    assert Doorbell.install(path)
+    words = memoryview(bytearray(256)).cast("q")
+    consumer, producer = Doorbell(path, words, 0, 28), Doorbell(path, words, 0, 28)
+    assert consumer.listen()
+    low = consumer.fileno()
+    try:
+        high = os.dup2(low, 1500)
+    except OSError:
+        pytest.skip("this process may not open descriptor 1500")
+    consumer._reader = high  # as if it had been opened that late
+    os.close(low)
+    producer.ring()
+    start = time.perf_counter()
+    consumer.wait(60.0)
+    assert time.perf_counter() - start < 30.0  # woken by the byte, not the timeout
+    producer.close(), consumer.close()
