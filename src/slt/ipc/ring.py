@@ -55,6 +55,7 @@ _SLEEP = 28  # offset 224, on the line of constants: written only when the consu
 LAYOUT_VERSION = 2
 HEADER_BYTES = 256
 TAG_BYTES = 8
+_TAG0 = HEADER_BYTES // TAG_BYTES  # int64 index of the first tag
 _SMALL_BATCH = 16
 """Up to this many records the tags are checked one by one in Python (cheaper than numpy's
 per-call overhead); above it, with one numpy sum (`_published`)."""
@@ -182,9 +183,10 @@ class RingBuffer:
                 return False
         slot = seq % capacity
         if isinstance(record, _BYTES_LIKE):
-            at = self._recs_at + slot * self._isz
+            size = self._isz
+            at = self._recs_at + slot * size
             try:
-                self._buf[at : at + self._isz] = record
+                self._buf[at : at + size] = record
             except ValueError:
                 size = memoryview(record).nbytes
                 raise ValueError(
@@ -192,7 +194,7 @@ class RingBuffer:
                 ) from None
         else:
             self._recs[slot] = record
-        q[HEADER_BYTES // 8 + slot] = seq + 1
+        q[_TAG0 + slot] = seq + 1
         q[_WRITE] = seq + 1
         asleep = q[_SLEEP]
         if asleep & 1 and asleep != self._rung:
@@ -266,10 +268,9 @@ class RingBuffer:
         counting from the first: the batch ends before the first one not fully published."""
         if n <= _SMALL_BATCH:
             q = self._q
-            base = HEADER_BYTES // 8
             capacity = self.capacity
             for k in range(n):
-                if q[base + (start + k) % capacity] != read + 1 + k:
+                if q[_TAG0 + (start + k) % capacity] != read + 1 + k:
                     return k
             return n
         first = min(n, self.capacity - start)
