@@ -112,10 +112,11 @@ def test_wait_batch_times_out_empty_and_sleeps_meanwhile(ring: RingBuffer) -> No
     assert len(ring.wait_batch(0.0)) == 0
 
 
-def test_wait_batch_wakes_when_a_thread_writes(ring: RingBuffer) -> None:
+@pytest.mark.parametrize("spin_s", [0.0, 10.0])  # asleep on the bell / still spinning
+def test_wait_batch_wakes_when_a_thread_writes(ring: RingBuffer, spin_s: float) -> None:
     writer = threading.Timer(0.05, lambda: ring.write((41, 20.5)))
     writer.start()
-    got = ring.wait_batch(60.0, spin_s=0.0)
+    got = ring.wait_batch(60.0, spin_s=spin_s, max_sleep_s=60.0)
     writer.join()
     assert got["seq"].tolist() == [41]
 
