@@ -144,6 +144,7 @@ def run_backtest(
     run = _Run(engine, SimulatedVenue(rules, settings.fees, balance), engine.initial_state(balance))
     waker = _Waker(tl, series, settings, rules, run)
     waker.learner = learner
+    waker.signals, waker.source = signals, strategy.name
     equity = np.full(n_steps, float(balance))
     in_market = np.zeros(n_steps, dtype=bool)
     quiet = QuietSteps(symbols)
@@ -223,7 +224,7 @@ def run_backtest(
             closed, trades_seen = run.trades[trades_seen:], len(run.trades)
             if learner.on_trades_closed(closed, t_close):
                 # The model changed at this close: later bars get its signals, earlier keep theirs.
-                signals = signals_of()
+                signals = waker.signals = signals_of()
                 tl = waker.tl = tl.with_signals(signals, after=g)
         equity[g] = run.equity()
         in_market[g] = bool(run.state.positions)

@@ -9,7 +9,11 @@ the first step at which any of these can happen; every level errs early, so skip
 
 A signal counts only if the engine could act on it: one for a symbol without a position, at a
 close where entries are paused (a cooldown, or the drawdown halt of that UTC day), is dropped
-unread, so its step is as quiet as any other.
+unread, so its step is as quiet as any other. So is one that finds the portfolio full (positions
+and entries in flight at `max_positions`) with no position it may rotate out of: the engine asks
+`rotation_victim` over the same positions and gets None. Between two processed steps positions
+change only in their marks, and rotation reads none of them (expected return, confidence, entry
+time); any other change happens at a processed step, after which the schedule is read again.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from slt.backtest.timeline import Timeline, first_wake
 from slt.config import Settings
 from slt.domain import CandleSeries, Position, Side
 from slt.domain.candle import DAY_MS
-from slt.domain.numbers import as_float
+from slt.domain.numbers import as_float, remembered_float
+from slt.engine.entries import passes_thresholds
 from slt.risk.exits import close_wake_levels
+from slt.risk.portfolio import rotation_victim
 from slt.rules import ExchangeRules
-from slt.strategy.base import LearningStrategy
+from slt.strategy.base import LearningStrategy, SignalColumns
 
 if TYPE_CHECKING:
     from slt.backtest.driver import _Run
@@ -48,9 +54,15 @@ class Waker:
         self.tl = tl
         self.series = series
         self.risk = settings.risk
+        self.fees = settings.fees
         self.rules = rules
         self.run = run
         self.learner: LearningStrategy | None = None
+        # The signal columns the driver reads (replaced with the timeline when a learner's model
+        # changes) and the strategy's name: with them a signal that finds the portfolio full is
+        # checked for a rotation the way the engine checks it. None: every signal step wakes.
+        self.signals: Mapping[str, SignalColumns] | None = None
+        self.source = ""
         # Each symbol's last close_wake_levels with the position fields it read: a position is
         # re-created at every close (new mark), but its levels change only when its size, stop
         # or margin do, and a re-created position carries the very same field objects.
@@ -83,19 +95,33 @@ class Waker:
         if guard:
             floor = p.day_start_equity * (1 - risk.daily_drawdown_halt)
             headroom = max(0.0, run.equity() - floor) / len(state.positions)
+        # Asked at every wake-up for every position: the deadlines' steps are read from the
+        # memo before calling for them, and on a regular grid each symbol's only segment ends
+        # at the last step (g is always before it here).
+        steps_at = self._steps_at
+        regular = tl.regular
+        last = len(tl) - 1
+        held_at_venue = venue.positions
         for pos in state.positions:
             if pos.closing_reason is not None:
                 return g
             sym = pos.symbol
             ser = self.series[sym]
             steps = tl.steps[sym]
-            bound = min(nxt, self._step_at(pos.entry_time_ms + hold_ms))
+            deadline = pos.entry_time_ms + hold_ms
+            bound = steps_at.get(deadline)
+            if bound is None:
+                bound = self._step_at(deadline)
+            bound = min(nxt, bound)
             # The last candle before a gap sets the mark the engine keeps using: see it.
-            bound = min(bound, tl.next_segment_end(sym, g))
-            vpos = venue.positions.get(sym)
+            bound = min(bound, last) if regular else min(bound, tl.next_segment_end(sym, g))
+            vpos = held_at_venue.get(sym)
             if vpos is not None:
-                bound = min(bound, self._step_at(vpos.next_funding_ms))
-            if tl.regular:
+                funding = steps_at.get(vpos.next_funding_ms)
+                if funding is None:
+                    funding = self._step_at(vpos.next_funding_ms)
+                bound = min(bound, funding)
+            if regular:
                 r0, r_end = g, bound
             else:
                 r0 = int(np.searchsorted(steps, g))
@@ -103,14 +129,15 @@ class Waker:
             low_t, high_t = venue.trigger_levels(sym)
             c_low, c_high = self._close_wake_levels(pos)
             if guard:
-                move = headroom / as_float(pos.quantity) * (1 - 1e-9)
+                q = pos.quantity
+                move = headroom / (remembered_float(q) or as_float(q)) * (1 - 1e-9)
                 if int(pos.side) > 0:
                     c_low = max(c_low, pos.mark_price - move)
                 else:
                     c_high = min(c_high, pos.mark_price + move)
             k = first_wake(ser.low, ser.high, ser.close, r0, r_end, low_t, high_t, c_low, c_high)
             # A deadline already passed (the symbol had no candle then) is due at its next candle.
-            nxt = min(nxt, int(steps[k]) if k < r_end else max(bound, g))
+            nxt = min(nxt, (k if regular else int(steps[k])) if k < r_end else max(bound, g))
         return nxt
 
     def _next_signal(self, i: int) -> int:
@@ -119,24 +146,63 @@ class Waker:
         Entries are paused at a close `now` while now < cooldown_until_ms, or, once halted, until
         the UTC day of `day_start_ms` ends (the next day's first close resets the halt). A step
         cannot lift a pause, only add one, so a pause read from the current state holds at every
-        step up to its end."""
+        step up to its end. With the portfolio full, a step whose signals are all for symbols
+        without a position, none of which the engine would rotate into, is passed over as well;
+        that walk stops at the first time exit of the open positions (a wake-up there, even an
+        early one, only costs a processed step)."""
         tl = self.tl
         order = tl.signal_order
+        if i >= len(order):
+            return len(tl)
         state = self.run.state
         p = state.protections
         paused_until = p.cooldown_until_ms
         if p.halted:
             paused_until = max(paused_until, p.day_start_ms + DAY_MS)
-        if i >= len(order) or paused_until <= state.time_ms:
-            return order[i] if i < len(order) else len(tl)
+        full = (
+            self.signals is not None
+            and state.positions
+            and state.active_count() >= self.risk.max_positions
+        )
+        if paused_until <= state.time_ms and not full:
+            return order[i]
+        horizon = len(tl)
+        if full:
+            hold_ms = self.risk.max_hold_ms - tl.step_ms
+            horizon = min(self._step_at(pos.entry_time_ms + hold_ms) for pos in state.positions)
+            # A time exit already due (its symbol had no candle then) stops the walk at once.
+            horizon = max(horizon, order[i])
         held = {pos.symbol for pos in state.positions}
         while i < len(order):
             step = order[i]
+            if step >= horizon:
+                return horizon
+            symbols = tl.signal_steps[step]
+            if not held.isdisjoint(symbols):
+                return step
             now = max(state.time_ms, tl.times.item(step) + tl.step_ms)
-            if now >= paused_until or not held.isdisjoint(tl.signal_steps[step]):
+            if now >= paused_until and not (full and self._none_rotates(step, symbols)):
                 return step
             i += 1
-        return len(tl)
+        return horizon
+
+    def _none_rotates(self, step: int, symbols: list[str]) -> bool:
+        """No signal at `step` (all for symbols without a position, the portfolio full) passes
+        the engine's thresholds and finds a position to rotate out of."""
+        signals = self.signals
+        assert signals is not None
+        tl = self.tl
+        positions = self.run.state.positions
+        close_ms = tl.times.item(step) + tl.step_ms
+        for sym in symbols:
+            signal = signals[sym].signal(sym, close_ms, tl.row(sym, step), self.source)
+            if (
+                signal is not None
+                and passes_thresholds(self.risk, signal)
+                and rotation_victim(self.risk, self.fees, positions, signal) is not None
+            ):
+                return False
+        return True
 
     def _step_at(self, time_ms: int) -> int:
         step = self._steps_at.get(time_ms)
