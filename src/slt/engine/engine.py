@@ -12,6 +12,7 @@ import msgspec
 
 from slt.config import FeeConfig, RiskConfig
 from slt.domain import (
+    Bar,
     BarsClosed,
     Command,
     Event,
@@ -128,28 +129,37 @@ class Engine:
     # candle closes ---------------------------------------------------------------------------
     def _on_bars(self, tx: Tx, event: BarsClosed) -> None:
         cfg = self.risk
-        for bar in event.bars:
-            pos = tx.position(bar.candle.symbol)
-            if pos is not None:
-                c = bar.candle.close
-                best = max(pos.best_price, c) if pos.side is Side.LONG else min(pos.best_price, c)
-                tx.set_position(replace(pos, mark_price=c, best_price=best))
+        # Each bar's position, by its index in the book: nothing below adds or drops a position
+        # before the entries (exits and stop moves replace it in place), so the index stays valid.
+        held: list[tuple[int, Bar]] = []
+        positions = tx.positions
+        if positions:
+            index = {p.symbol: i for i, p in enumerate(positions)}
+            for bar in event.bars:
+                i = index.get(bar.candle.symbol)
+                if i is not None:
+                    marked = positions[i]
+                    c = bar.candle.close
+                    best = marked.best_price
+                    best = max(best, c) if marked.side is Side.LONG else min(best, c)
+                    positions[i] = replace(marked, mark_price=c, best_price=best)
+                    held.append((i, bar))
         equity = tx.equity()
         tx.set_protections(
             check_drawdown(cfg, roll_day(tx.protections, tx.time_ms, equity), equity)
         )
 
-        for bar in event.bars:
-            pos = tx.position(bar.candle.symbol)
-            if pos is None or pos.closing_reason is not None:
+        for i, bar in held:
+            open_pos = tx.positions[i]
+            if open_pos.closing_reason is not None:
                 continue
-            reason = close_exit_reason(cfg, pos, bar.candle.close, bar.signal, tx.time_ms)
+            reason = close_exit_reason(cfg, open_pos, bar.candle.close, bar.signal, tx.time_ms)
             if reason is not None:
-                tx.exit(pos, reason)
+                tx.exit(open_pos, reason)
                 continue
-            stop = trailed_stop(cfg, self.rules.get(pos.symbol), pos)
+            stop = trailed_stop(cfg, self.rules.get(open_pos.symbol), open_pos)
             if stop is not None:
-                tx.move_stop(pos, stop, ExitReason.TRAILING_STOP)
+                tx.move_stop(open_pos, stop, ExitReason.TRAILING_STOP)
 
         if not entries_allowed(tx.protections, tx.time_ms):
             return
