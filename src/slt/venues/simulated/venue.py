@@ -43,9 +43,11 @@ from slt.rules import (
     quantize_amount,
     trading_fee,
 )
+from slt.rules.orders_fast import quick_check
 from slt.venues.simulated.book import VenuePosition
 
-_TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the enum's `value` property
+_TYPE_NAMES = {t: t.value for t in OrderType}
+_ZERO = Decimal(0)  # a dict read instead of the enum's `value` property
 
 
 class SimulatedVenue:
@@ -86,17 +88,35 @@ class SimulatedVenue:
         if traded is not None and traded[0] == now_ms:
             mark = traded[1]
         mark_d = as_decimal(mark)
-        check = check_order(
-            rules,
-            side=int(order.side),
-            order_type=_TYPE_NAMES[order.type],
-            quantity=order.quantity,
-            price=order.stop_price,
-            mark_price=mark_d,
-            reduce_only=order.reduce_only,
-            close_position=order.close_position,
-            repair=False,  # the exchange answers what was sent; it never rounds for us
+        side, type_name = int(order.side), _TYPE_NAMES[order.type]
+        # check_order's own fast path, called directly (it answers nearly every order sent
+        # here); check_order first refuses a mark that is not positive, so such a mark goes there.
+        check = (
+            quick_check(
+                rules,
+                side,
+                type_name,
+                order.quantity,
+                order.stop_price,
+                mark_d,
+                order.reduce_only,
+                order.close_position,
+            )
+            if mark_d > _ZERO
+            else None
         )
+        if check is None:
+            check = check_order(
+                rules,
+                side=side,
+                order_type=type_name,
+                quantity=order.quantity,
+                price=order.stop_price,
+                mark_price=mark_d,
+                reduce_only=order.reduce_only,
+                close_position=order.close_position,
+                repair=False,  # the exchange answers what was sent; it never rounds for us
+            )
         if not check.ok:
             return [self._reject(order, now_ms, check.code, check.reason)]
         pos = self.positions.get(order.symbol)
