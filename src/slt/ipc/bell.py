@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import select
+import stat
 import tempfile
 import time
 
@@ -60,7 +61,29 @@ class Doorbell:
             os.mkfifo(path, 0o600)
         except OSError:
             return False
+        if os.path.dirname(path) == "/dev/shm":
+            Doorbell.sweep("/dev/shm")
         return True
+
+    @staticmethod
+    def sweep(folder: str) -> int:
+        """Remove the bells in `folder` whose ring is gone (a crashed creator never removed
+        its bell, while the resource tracker did remove the shared block); returns how many.
+        Only FIFOs of this user named `<ring>.bell` with no `<ring>` beside them: a live ring's
+        block is created before its bell and removed before it, so a live bell is never taken."""
+        removed = 0
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".bell"):
+                    continue
+                with contextlib.suppress(OSError):
+                    info = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISFIFO(info.st_mode) or info.st_uid != os.getuid():
+                        continue
+                    if not os.path.exists(os.path.join(folder, entry.name[: -len(".bell")])):
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
     @staticmethod
     def remove(path: str) -> None:

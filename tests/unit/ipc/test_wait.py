@@ -231,3 +231,12 @@ def test_a_doorbell_on_a_high_descriptor_still_wakes(tmp_path: Path) -> None:
     consumer.wait(60.0)
     assert time.perf_counter() - start < 30.0  # woken by the byte, not the timeout
     producer.close(), consumer.close()
+
+
+def test_a_sweep_removes_only_bells_whose_ring_is_gone(tmp_path: Path) -> None:
+    for name in ("gone.bell", "alive.bell"):
+        os.mkfifo(tmp_path / name)
+    (tmp_path / "alive").write_bytes(b"")  # the live ring's shared block
+    (tmp_path / "plain.bell").write_bytes(b"")  # not a FIFO: not ours to judge
+    assert Doorbell.sweep(str(tmp_path)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alive", "alive.bell", "plain.bell"]
