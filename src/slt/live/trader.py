@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -22,11 +22,13 @@ from pathlib import Path
 from slt.domain import (
     Bar,
     BarsClosed,
+    CancelOrder,
     Candle,
     CandleSeries,
     Command,
     Event,
     OrderFilled,
+    OrderRejected,
     OrderRequest,
     PlaceOrder,
     Timer,
@@ -36,12 +38,15 @@ from slt.engine.state import EngineState
 from slt.live import snapshot
 from slt.live.execution import Executor
 from slt.live.reconcile import ExchangeView, reconcile
+from slt.live.routing import OrderRouter
 from slt.live.translate import StreamTranslator
 from slt.strategy.base import Strategy, SymbolState
 from slt.venues.binance.userstream import StreamGap, UserEvent
 
 log = logging.getLogger("slt.brain")
 
+REFUSALS_PER_MINUTE = 20
+"""Refusals of one symbol's orders the engine hears per minute; more are a refusal loop."""
 MAX_CHAIN = 64
 """Events one input may cause in a row (fills and refusals feeding back into the engine). A
 longer chain is a refusal loop — a stop the exchange keeps refusing, an exit it keeps
@@ -81,6 +86,8 @@ class Trader:
         self.fills = 0
         self.last_candle_ms = 0
         self.needs_reconcile = False
+        self.router: OrderRouter | None = None
+        self.refusals: dict[str, deque[float]] = defaultdict(deque)
         self.latencies_ms: list[float] = []
         self.all_latencies_ms: list[float] = []
         """Candle handed to the Brain → first order of the resulting step sent (wall ms)."""
@@ -194,6 +201,8 @@ class Trader:
                 )
                 self.needs_reconcile = True
                 return
+            if isinstance(e, OrderRejected) and self._refusal_storm(e):
+                continue
             if isinstance(e, OrderFilled):
                 self.fills += 1
                 f = e.fill
@@ -213,17 +222,27 @@ class Trader:
     async def run_commands(
         self, commands: list[Command], received_ns: int | None = None
     ) -> list[Event]:
+        """Save the state (write-ahead), then send: through the router when there is one (the
+        answers come back later as events), else in order, returning the events at once."""
         if commands:
             self.save()
         events: list[Event] = []
         for cmd in commands:
+            if self.router is not None and isinstance(cmd, PlaceOrder | CancelOrder):
+                self.router.send(cmd, received_ns if isinstance(cmd, PlaceOrder) else None)
+                if isinstance(cmd, PlaceOrder):
+                    received_ns = None
+                continue
             if received_ns is not None and isinstance(cmd, PlaceOrder):
-                latency = (time.time_ns() - received_ns) / 1e6
-                self.latencies_ms.append(latency)
-                self.all_latencies_ms.append(latency)
+                self.sent_after((time.time_ns() - received_ns) / 1e6)
                 received_ns = None
             events.extend(await self.executor.execute(cmd, self.order_of))
         return events
+
+    def sent_after(self, latency_ms: float) -> None:
+        """One candle-to-order latency measured (the heartbeat and the bench read them)."""
+        self.latencies_ms.append(latency_ms)
+        self.all_latencies_ms.append(latency_ms)
 
     async def reconcile_with(self, view: ExchangeView | None) -> None:
         """Bring the engine in line with the exchange (`slt.live.reconcile`); `view` None
@@ -243,6 +262,27 @@ class Trader:
         for e in await self.run_commands(done.commands):
             await self.apply(e)
         self.save()
+
+    def _refusal_storm(self, e: OrderRejected) -> bool:
+        """Too many refusals for one symbol within a minute: stop feeding them to the engine
+        (each would make it send another order) and reconcile at the next tick instead."""
+        now = time.monotonic()
+        seen = self.refusals[e.order.symbol]
+        while seen and now - seen[0] > 60:
+            seen.popleft()
+        seen.append(now)
+        if len(seen) <= REFUSALS_PER_MINUTE:
+            return False
+        if not self.needs_reconcile:
+            log.error(
+                "%s: %d orders refused within a minute (last: %s); not answering them, "
+                "reconciling with the exchange at the next clock tick",
+                e.order.symbol,
+                len(seen),
+                e.reason,
+            )
+        self.needs_reconcile = True
+        return True
 
     def save(self, *, durable: bool = False) -> None:
         snapshot.save(

@@ -20,19 +20,21 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 
-from slt.domain import Candle
+from slt.domain import Candle, Event
 from slt.domain.candle import interval_ms
 from slt.engine.engine import Engine
 from slt.ipc import RingBuffer
 from slt.ipc.records import CANDLE_RECORD, candles_of, received_ns
 from slt.live import snapshot
 from slt.live.execution import Executor
+from slt.live.routing import OrderRouter
 from slt.live.trader import Trader, fetch_view
 from slt.live.translate import StreamTranslator
 from slt.rules import ExchangeRules, load_exchange_rules
@@ -83,6 +85,7 @@ class BrainService:
         self.lock = asyncio.Lock()
         self.clock = MarketClock(spec.venue.speed)
         self.trader: Trader | None = None
+        self.fatal: BaseException | None = None
         self.warmed = False
 
     async def run(self) -> int:
@@ -118,24 +121,40 @@ class BrainService:
                     trader.state.equity(),
                     len(trader.state.positions),
                 )
-                tasks = [
+                inbox: asyncio.Queue[Event] = asyncio.Queue()
+                router = OrderRouter(
+                    trader.executor, trader.order_of, _put_all(inbox), trader.sent_after
+                )
+                trader.router = router
+                inputs = [
                     asyncio.create_task(self._candles(ring, CandleStore(db))),
-                    asyncio.create_task(self._account(stream)),
                     asyncio.create_task(self._timer()),
-                    asyncio.create_task(self._beat(board, ring, rest)),
+                    asyncio.create_task(self._beat(board, ring, rest, router)),
+                ]
+                answers = [
+                    asyncio.create_task(self._account(stream)),
+                    asyncio.create_task(self._answers(inbox)),
                 ]
                 await self.stop.wait()
                 board.set_phase("brain", Phase.STOPPING)
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-            async with self.lock:
-                await self._drain(ring, CandleStore(db))
-                trader.save(durable=True)
+                await _cancel(inputs)
+                # The Feed has stopped: what is left in the ring is decided on, the orders that
+                # causes go out, and their answers are heard while the stream is still open.
+                async with self.lock:
+                    await self._drain(ring, CandleStore(db))
+                if not await router.drain(SEND_GRACE_S):
+                    log.warning("%d orders still unsent at shutdown", router.pending())
+                await asyncio.sleep(0)  # let the last answers reach the inbox
+                await _cancel(answers)
+                async with self.lock:
+                    while not inbox.empty():
+                        await trader.apply(inbox.get_nowait())
+                    trader.save(durable=True)
+                await router.close()
             write_latencies(state_path(spec).with_name("latency.json"), trader.all_latencies_ms)
             log.info("brain stopped: state saved (%d open positions)", len(trader.state.positions))
             board.beat("brain", phase=Phase.STOPPED)
-            return 0
+            return 1 if self.fatal is not None else 0
         finally:
             await rest.close()
             await db.dispose()
@@ -212,6 +231,14 @@ class BrainService:
         while len(batch := ring.read_batch(4096)):
             await self._feed(candles_of(batch), store, received_ns(batch))
 
+    async def _answers(self, inbox: asyncio.Queue[Event]) -> None:
+        """Events the venue's answers carry (refusals), applied like any other input."""
+        assert self.trader is not None
+        while True:
+            event = await inbox.get()
+            async with self.lock:
+                await self.trader.apply(event)
+
     async def _account(self, stream: UserStreamClient) -> None:
         assert self.trader is not None
         async for event in stream:
@@ -228,10 +255,17 @@ class BrainService:
                 async with self.lock:
                     await self.trader.on_timer(now)
 
-    async def _beat(self, board: HeartbeatBoard, ring: RingBuffer, rest: BinanceRest) -> None:
+    async def _beat(
+        self, board: HeartbeatBoard, ring: RingBuffer, rest: BinanceRest, router: OrderRouter
+    ) -> None:
         trader = self.trader
         assert trader is not None
         while True:
+            failure = router.failed()
+            if failure is not None and self.fatal is None:
+                log.critical("the venue refuses this configuration, stopping: %s", failure)
+                self.fatal = failure
+                self.stop.set()
             st = trader.state
             p50, p99 = latency_percentiles(trader.latencies_ms)
             board.beat(
@@ -250,6 +284,24 @@ class BrainService:
             )
             del trader.latencies_ms[:-LATENCY_WINDOW]
             await asyncio.sleep(self.spec.beat_interval_s)
+
+
+SEND_GRACE_S = 2.0
+"""At shutdown, how long the orders decided on the ring's last candles may take to go out."""
+
+
+def _put_all(inbox: asyncio.Queue[Event]) -> Callable[[list[Event]], None]:
+    def put(events: list[Event]) -> None:
+        for e in events:
+            inbox.put_nowait(e)
+
+    return put
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 LATENCY_WINDOW = 1000
