@@ -194,9 +194,9 @@ class BrainService:
     # inputs ------------------------------------------------------------------------------------
     async def _candles(self, ring: RingBuffer, store: CandleStore) -> None:
         while True:
-            batch = ring.read_batch(4096)
+            # Woken by the Feed's first record (the ring's doorbell), never later than 2 ms.
+            batch = await ring.wait_batch_async(1.0, max_records=4096)
             if len(batch) == 0:
-                await asyncio.sleep(0.001)
                 continue
             async with self.lock:
                 await self._feed(candles_of(batch), store, received_ns(batch))
