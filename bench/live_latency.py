@@ -10,13 +10,16 @@ measured latency to `latency.json` at shutdown and this script reads them.
 
 The setup is the real one: `slt.runtime` starts the Orchestrator, Feed and Brain processes
 (spawned, shared memory, heartbeats) exactly as `slt run` does, against the local exchange
-served in this process. The exchange replays 300 symbols named after the 300 most traded
-perpetuals of the bundled rules; each plays a real 1m price path from `../shared/data/market/`
-(17 symbols × 2 periods, at staggered offsets), rescaled to about 5,000 ticks of its symbol
-(at least four times its minimum price) and rounded to that tick size, so every price is one the exchange could quote. The baseline
-strategy runs with very short EMAs (2/3 bars, no ATR band) and up to 10 positions so that
-signals, entries, rotations and exits are frequent: the point is many orders to time, not a good strategy. There is no
-peer: nothing else runs this path.
+served in this process. The exchange replays 300 symbols named after 300 trading perpetuals
+of the bundled rules (alphabetically, BTCUSDT first: the capture has no volumes); each plays a
+real 1m price path from `../shared/data/market/` (17 symbols × 2 periods, at staggered
+offsets), rescaled to about 5,000 ticks of its symbol (at least four times its minimum price)
+and rounded to that tick size, so every price is one the exchange could quote. The baseline
+strategy runs with shorter EMAs (5/20 bars, half an ATR band; about 8 signals a minute over
+the 300 symbols, against about 1 with the defaults) and up to 10 positions, so that entries,
+rotations and exits are frequent enough to time. Trading is timed from the Brain's first
+processed candle (process start-up and warm-up are not counted). There is no peer: nothing
+else runs this path.
 
     .venv/bin/python bench/live_latency.py [--symbols 300] [--speed 60] [--seconds 60]
 """
