@@ -177,7 +177,9 @@ def _signal_schedule(
     after `after`."""
     schedule: dict[int, list[str]] = {}
     for s in symbols:
-        at = steps[s][np.nonzero(signals[s].direction)[0]]
+        # the same rows as nonzero(direction); numpy finds them several times faster in a
+        # boolean array than in the int8 column itself
+        at = steps[s][np.nonzero(signals[s].direction != 0)[0]]
         for g in at[at > after].tolist():
             schedule.setdefault(g, []).append(s)
     return schedule

@@ -159,20 +159,14 @@ class Waker:
         paused_until = p.cooldown_until_ms
         if p.halted:
             paused_until = max(paused_until, p.day_start_ms + DAY_MS)
-        full = (
-            self.signals is not None
-            and state.positions
-            and state.active_count() >= self.risk.max_positions
-        )
+        max_positions = self.risk.max_positions
+        # the book's size first: it is asked at every wake-up, the active count only when full
+        full = self.signals is not None and len(state.positions) >= max_positions
         if paused_until <= state.time_ms and not full:
             return order[i]
-        horizon = len(tl)
-        if full:
-            hold_ms = self.risk.max_hold_ms - tl.step_ms
-            horizon = min(self._step_at(pos.entry_time_ms + hold_ms) for pos in state.positions)
-            # A time exit already due (its symbol had no candle then) stops the walk at once.
-            horizon = max(horizon, order[i])
+        full = full and state.active_count() >= max_positions
         held = {pos.symbol for pos in state.positions}
+        horizon = len(tl)  # lowered to the first time exit once a step is passed for fullness
         while i < len(order):
             step = order[i]
             if step >= horizon:
@@ -181,8 +175,14 @@ class Waker:
             if not held.isdisjoint(symbols):
                 return step
             now = max(state.time_ms, tl.times.item(step) + tl.step_ms)
-            if now >= paused_until and not (full and self._none_rotates(step, symbols)):
-                return step
+            if now >= paused_until:
+                if not (full and self._none_rotates(step, symbols)):
+                    return step
+                if horizon == len(tl):
+                    # A time exit already due (its symbol had no candle then) ends the walk here.
+                    hold_ms = self.risk.max_hold_ms - tl.step_ms
+                    exits = [self._step_at(pos.entry_time_ms + hold_ms) for pos in state.positions]
+                    horizon = max(min(exits), step)
             i += 1
         return horizon
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -80,20 +81,41 @@ def find_pending(pending: Sequence[PendingEntry], symbol: str) -> PendingEntry |
     return None
 
 
+# The last equity computed, with the balance and positions it was computed from. A candle
+# close computes it after marking the positions, and the same objects are asked again (by an
+# entry at that close, by the driver recording the curve) unless something changed them.
+_LAST_EQUITY: tuple[Decimal | None, tuple[Position, ...], float] = (None, (), 0.0)
+
+
 def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     """Wallet balance plus unrealised PnL at the latest marks (each position's
     `unrealized_pnl(mark_price)`, written out: this runs at least twice per processed candle).
     Conversions are read from `as_float`'s memo directly, falling back to `as_float` for a
-    value not seen yet; the sum is the same `sum()` over the same floats."""
+    value not seen yet; the sum is the same `sum()` over the same floats.
+
+    The answer for the very same balance object and position objects, in the same order, is
+    the last one computed: they are immutable, so the sum would be the same float. Identity
+    only (no value is compared); the memo holds them, so no id is reused while it does."""
+    global _LAST_EQUITY
+    key = tuple(positions)
+    last_balance, last_key, last_value = _LAST_EQUITY
+    if (
+        last_balance is balance
+        and len(last_key) == len(key)
+        and all(map(operator.is_, last_key, key))
+    ):
+        return last_value
     got = remembered_float
-    return (got(balance) or as_float(balance)) + sum(
+    value = (got(balance) or as_float(balance)) + sum(
         [
             (got(p.quantity) or as_float(p.quantity))
             * (p.mark_price - (got(p.entry_price) or as_float(p.entry_price)))
             * int(p.side)
-            for p in positions
+            for p in key
         ]
     )
+    _LAST_EQUITY = (balance, key, value)
+    return value
 
 
 def available_of(

@@ -84,3 +84,42 @@ def test_memo_lookup_survives_clearing_and_never_holds_zero() -> None:
     as_float(Decimal("0"))
     assert remembered_float(Decimal("0")) is None
     assert _same(equity_of(Decimal("-0"), []), float(Decimal("-0")) + sum([]))
+
+
+@given(
+    _AMOUNTS,
+    st.lists(
+        st.tuples(st.sampled_from([Side.LONG, Side.SHORT]), _AMOUNTS, _PRICES, _MARKS),
+        min_size=1,
+        max_size=4,
+    ),
+    _MARKS,
+    _AMOUNTS,
+)
+def test_the_last_answer_is_reused_only_for_the_same_objects(
+    balance: Decimal,
+    legs: list[tuple[Side, Decimal, Decimal, float]],
+    new_mark: float,
+    new_balance: Decimal,
+) -> None:
+    """Interleaved books (another mark, another balance, one position fewer, the same values in
+    new objects, a list or a tuple): every answer is the plain sum of the book asked about."""
+    book = [_position(f"S{i}", *leg) for i, leg in enumerate(legs)]
+    side, qty, entry, _ = legs[-1]
+    remarked = [*book[:-1], _position(f"S{len(legs) - 1}", side, qty, entry, new_mark)]
+    copies = [_position(f"S{i}", *leg) for i, leg in enumerate(legs)]
+    same_value = Decimal(str(balance))
+    asks: list[tuple[Decimal, list[Position] | tuple[Position, ...]]] = [
+        (balance, book),
+        (balance, tuple(book)),
+        (balance, remarked),
+        (balance, book),
+        (new_balance, book),
+        (balance, book[:-1]),
+        (same_value, copies),
+        (balance, book),
+        (balance, remarked),
+        (balance, remarked),
+    ]
+    for bal, positions in asks:
+        assert _same(equity_of(bal, positions), _plain(bal, list(positions)))
