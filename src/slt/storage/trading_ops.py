@@ -35,7 +35,11 @@ ORDER_STATUSES: dict[str, int] = {
 undoes 'filled', and the first final status (filled, canceled, rejected) is the one kept."""
 
 
-class StartRun(msgspec.Struct, frozen=True, tag="start_run"):
+class _Op(msgspec.Struct, frozen=True, tag_field="op"):
+    """Base of the ops: the journal names each line's kind in its `op` field."""
+
+
+class StartRun(_Op, tag="start_run"):
     """A live or paper run begins; `venue` is the venue kind (binance, sim, ...)."""
 
     run_id: str
@@ -44,12 +48,12 @@ class StartRun(msgspec.Struct, frozen=True, tag="start_run"):
     config: dict[str, Any] = {}
 
 
-class EndRun(msgspec.Struct, frozen=True, tag="end_run"):
+class EndRun(_Op, tag="end_run"):
     run_id: str
     ended_ms: int
 
 
-class SignalOp(msgspec.Struct, frozen=True, tag="signal"):
+class SignalOp(_Op, tag="signal"):
     """A strategy signal; `direction` +1 / -1 / 0, `expected_return` a fraction."""
 
     run_id: str
@@ -61,7 +65,7 @@ class SignalOp(msgspec.Struct, frozen=True, tag="signal"):
     source: str = ""
 
 
-class OrderIntent(msgspec.Struct, frozen=True, tag="order_intent"):
+class OrderIntent(_Op, tag="order_intent"):
     """An order about to be sent, recorded first (write-ahead). `side` is BUY or SELL."""
 
     run_id: str
@@ -78,7 +82,7 @@ class OrderIntent(msgspec.Struct, frozen=True, tag="order_intent"):
     created_ms: int
 
 
-class OrderUpdate(msgspec.Struct, frozen=True, tag="order_update"):
+class OrderUpdate(_Op, tag="order_update"):
     """An order's new status (one of `ORDER_STATUSES`); `code` is the venue's error code."""
 
     run_id: str
@@ -95,7 +99,7 @@ class OrderUpdate(msgspec.Struct, frozen=True, tag="order_update"):
             )
 
 
-class FillOp(msgspec.Struct, frozen=True, tag="fill"):
+class FillOp(_Op, tag="fill"):
     """One execution. `fill_key` is unique per run (see `fill_key`); `side` BUY or SELL."""
 
     run_id: str
@@ -112,7 +116,7 @@ class FillOp(msgspec.Struct, frozen=True, tag="fill"):
     trade_id: int | None = None
 
 
-class PositionOp(msgspec.Struct, frozen=True, tag="position"):
+class PositionOp(_Op, tag="position"):
     """The open position of a symbol as of `updated_ms`; `side` LONG or SHORT."""
 
     run_id: str
@@ -129,13 +133,13 @@ class PositionOp(msgspec.Struct, frozen=True, tag="position"):
     updated_ms: int
 
 
-class ClosePosition(msgspec.Struct, frozen=True, tag="close_position"):
+class ClosePosition(_Op, tag="close_position"):
     run_id: str
     symbol: str
     time_ms: int
 
 
-class TradeOp(msgspec.Struct, frozen=True, tag="trade"):
+class TradeOp(_Op, tag="trade"):
     """A closed trade; `net_pnl` = gross − fees − funding, `return_pct` a fraction."""
 
     run_id: str
@@ -156,7 +160,7 @@ class TradeOp(msgspec.Struct, frozen=True, tag="trade"):
     source: str = ""
 
 
-class AccountSnapshot(msgspec.Struct, frozen=True, tag="account"):
+class AccountSnapshot(_Op, tag="account"):
     run_id: str
     time_ms: int
     balance: Decimal
@@ -165,7 +169,7 @@ class AccountSnapshot(msgspec.Struct, frozen=True, tag="account"):
     open_positions: int
 
 
-class ExperienceOp(msgspec.Struct, frozen=True, tag="experience"):
+class ExperienceOp(_Op, tag="experience"):
     """Features at entry and the model's prediction; the outcome comes with `OutcomeOp`.
 
     A feature that was NaN is None (JSON has no NaN)."""
@@ -178,7 +182,7 @@ class ExperienceOp(msgspec.Struct, frozen=True, tag="experience"):
     prediction: float
 
 
-class OutcomeOp(msgspec.Struct, frozen=True, tag="outcome"):
+class OutcomeOp(_Op, tag="outcome"):
     """What an experience's trade realised: `realised_return` a fraction, net of costs."""
 
     run_id: str
