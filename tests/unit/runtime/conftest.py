@@ -33,11 +33,16 @@ def standins(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def make_spec(tmp_path: Path) -> MakeSpec:
+def make_spec(tmp_path: Path) -> Iterator[MakeSpec]:
+    """Builds specs; after the test (and its own checks) removes whatever of their blocks a
+    failed run left in /dev/shm."""
+    made: list[str] = []
+
     def make(feed: str = "healthy", brain: str = "healthy", beat_s: float = 0.05) -> RunSpec:
         (tmp_path / "feed.mode").write_text(feed)
         (tmp_path / "brain.mode").write_text(brain)
         tag = uuid.uuid4().hex[:10]
+        made.extend((f"slt-test-ring-{tag}", f"slt-test-board-{tag}"))
         return RunSpec(
             settings=Settings(data_dir=tmp_path),
             venue=VenueSpec("local", local(1), "", ""),
@@ -49,4 +54,7 @@ def make_spec(tmp_path: Path) -> MakeSpec:
             beat_interval_s=beat_s,
         )
 
-    return make
+    yield make
+    for name in made:
+        for leftover in Path("/dev/shm").glob(f"{name}*"):
+            leftover.unlink()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -32,14 +33,17 @@ def wait_for(condition: object, what: str) -> None:
 
 
 def started(
-    standins: ModuleType, tmp_path: Path, *options: str, brain: str = "healthy"
-) -> tuple[subprocess.Popen[bytes], Path, str, str]:
+    standins: ModuleType,
+    tmp_path: Path,
+    names: tuple[str, str],
+    *options: str,
+    brain: str = "healthy",
+) -> tuple[subprocess.Popen[bytes], Path]:
     """The Orchestrator process, once both children beat and a status line with their
     numbers is out; output (its own and its children's) goes to `orchestrator.log`."""
     (tmp_path / "feed.mode").write_text("healthy")
     (tmp_path / "brain.mode").write_text(brain)
-    tag = uuid.uuid4().hex[:10]
-    ring, board = f"slt-e2e-ring-{tag}", f"slt-e2e-board-{tag}"
+    ring, board = names
     args = [sys.executable, str(HERE / "supervise_script.py"), str(tmp_path), ring, board]
     log_path = tmp_path / "orchestrator.log"
     with log_path.open("wb") as log:
@@ -62,7 +66,7 @@ def started(
     except BaseException:
         finish(proc)
         raise
-    return proc, log_path, ring, board
+    return proc, log_path
 
 
 def assert_released(*names: str) -> None:
@@ -73,16 +77,34 @@ def assert_released(*names: str) -> None:
 
 
 def finish(proc: subprocess.Popen[bytes]) -> None:
-    """Make sure nothing of a failed run is left behind."""
+    """Make sure no process of a failed run is left: SIGTERM first (the Orchestrator's own
+    clean-up), SIGKILL to the whole group only if that does not do."""
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def names() -> Iterator[tuple[str, str]]:
+    """Fresh ring and board names; whatever of them is left after the test (a failed run, or
+    the doorbell FIFO of a killed Orchestrator, which no tracker removes) is removed then,
+    after the test's own checks."""
+    tag = uuid.uuid4().hex[:10]
+    ring, board = f"slt-e2e-ring-{tag}", f"slt-e2e-board-{tag}"
+    yield ring, board
+    for name in (ring, board):
+        for leftover in Path("/dev/shm").glob(f"{name}*"):
+            leftover.unlink()
 
 
 def run_and_stop(
-    standins: ModuleType, tmp_path: Path, how: str, json: bool = False
-) -> tuple[int, str, str, str]:
-    proc, log_path, ring, board = started(standins, tmp_path, *(["--json"] if json else []))
+    standins: ModuleType, tmp_path: Path, names: tuple[str, str], how: str, json: bool = False
+) -> tuple[int, str]:
+    proc, log_path = started(standins, tmp_path, names, *(["--json"] if json else []))
     try:
         if how == "SIGTERM":
             proc.send_signal(signal.SIGTERM)
@@ -91,28 +113,30 @@ def run_and_stop(
         code = proc.wait(timeout=10)
     finally:
         finish(proc)
-    return code, log_path.read_text(), ring, board
+    return code, log_path.read_text()
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_run_in_order_with_exit_0(
-    standins: ModuleType, tmp_path: Path, how: str
+    standins: ModuleType, tmp_path: Path, names: tuple[str, str], how: str
 ) -> None:
-    code, log, ring, board = run_and_stop(standins, tmp_path, how)
+    code, log = run_and_stop(standins, tmp_path, names, how)
 
     assert code == 0, log
     steps = [f"{r} {e}" for r, e, _, _ in standins.events(tmp_path) if e in ("term", "exit")]
     assert steps == ["feed term", "feed exit", "brain term", "brain exit"], log
     assert f"{how} received: shutting down" in log
-    assert_released(ring, board)
+    assert_released(*names)
     assert "leaked shared_memory" not in log  # the resource tracker found nothing to clean up
     lines = [line.split()[1:3] for line in log.splitlines() if line.strip()]
     assert {role for _, role in lines} == {"orchestrator", "feed", "brain"}, log
     assert ["INFO", "feed"] in lines and ["INFO", "brain"] in lines
 
 
-def test_json_lines_carry_the_role_and_the_level(standins: ModuleType, tmp_path: Path) -> None:
-    code, log, _, _ = run_and_stop(standins, tmp_path, "SIGTERM", json=True)
+def test_json_lines_carry_the_role_and_the_level(
+    standins: ModuleType, tmp_path: Path, names: tuple[str, str]
+) -> None:
+    code, log = run_and_stop(standins, tmp_path, names, "SIGTERM", json=True)
 
     assert code == 0, log
     records = [orjson.loads(line) for line in log.splitlines() if line.strip()]
@@ -123,11 +147,11 @@ def test_json_lines_carry_the_role_and_the_level(standins: ModuleType, tmp_path:
     assert isinstance(records[0]["ts"], int)
 
 
-def test_a_second_signal_skips_the_remaining_grace(standins: ModuleType, tmp_path: Path) -> None:
+def test_a_second_signal_skips_the_remaining_grace(
+    standins: ModuleType, tmp_path: Path, names: tuple[str, str]
+) -> None:
     """A Brain deaf to SIGTERM, with a minute's grace: the second Ctrl-C kills it at once."""
-    proc, log_path, ring, board = started(
-        standins, tmp_path, "--brain-stop-s", "60", brain="ignore-term"
-    )
+    proc, log_path = started(standins, tmp_path, names, "--brain-stop-s", "60", brain="ignore-term")
     try:
         os.killpg(proc.pid, signal.SIGINT)
         wait_for(lambda: "stopping brain" in log_path.read_text(), "the brain's turn to stop")
@@ -139,16 +163,17 @@ def test_a_second_signal_skips_the_remaining_grace(standins: ModuleType, tmp_pat
     assert code == 0, log
     assert "SIGINT received again: skipping the remaining grace" in log
     assert "did not stop within 60 s; killing it" in log
-    assert_released(ring, board)
+    assert_released(*names)
 
 
 def test_children_stop_themselves_when_the_orchestrator_is_killed(
-    standins: ModuleType, tmp_path: Path
+    standins: ModuleType, tmp_path: Path, names: tuple[str, str]
 ) -> None:
     """SIGKILL leaves the Orchestrator no chance to stop anything: each child notices that its
     parent is gone and takes its own graceful path, and once they are gone the resource
     tracker removes the blocks the Orchestrator created, so nothing outlives the run."""
-    proc, _, ring, board = started(standins, tmp_path)
+    ring, board = names
+    proc, _ = started(standins, tmp_path, names)
     try:
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
@@ -162,8 +187,3 @@ def test_children_stop_themselves_when_the_orchestrator_is_killed(
         wait_for(lambda: not shm_exists(ring) and not shm_exists(board), "the blocks to go")
     finally:
         finish(proc)
-        # Files beside a block (the ring's doorbell FIFO) have no tracker to remove them when
-        # their owner is killed; a later run of the same name replaces them. Not this test's
-        # subject, so they are removed here.
-        for leftover in Path("/dev/shm").glob(f"{ring}*"):
-            leftover.unlink()
