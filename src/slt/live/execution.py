@@ -92,7 +92,10 @@ class Executor:
             self.trades.append(command)
             return []
         if isinstance(command, Notice):
-            log.info("%s: %s", command.kind, command.message)
+            # One template per kind, so repeats of one kind are summarised together and never
+            # with another kind's; refusals and skipped entries are warnings.
+            level = logging.WARNING if "reject" in command.kind else logging.INFO
+            log.log(level, command.kind.replace("%", "%%") + ": %s", command.message)
         return []
 
     async def _place(self, order: OrderRequest) -> list[Event]:

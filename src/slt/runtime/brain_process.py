@@ -35,6 +35,7 @@ from slt.ipc.records import CANDLE_RECORD, candles_of, received_ns
 from slt.live import snapshot
 from slt.live.execution import Executor
 from slt.live.routing import OrderRouter
+from slt.live.snapshot import SnapshotError
 from slt.live.trader import Trader, fetch_view
 from slt.live.translate import StreamTranslator
 from slt.rules import ExchangeRules, load_exchange_rules
@@ -42,9 +43,11 @@ from slt.rules.parsing import brackets_from_binance_reply
 from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
 from slt.runtime.shm import attach_ring, attach_shm
 from slt.runtime.spec import RunSpec
-from slt.runtime.strategy import build_strategy
+from slt.runtime.strategy import NoChampionError, build_strategy
+from slt.runtime.supervisor import EXIT_CONFIG, EXIT_OK
 from slt.storage import CandleStore, create_engine, migrate
 from slt.strategy.base import Strategy
+from slt.venues.binance.errors import VenueConfigError
 from slt.venues.binance.governor_stores import shared_governor
 from slt.venues.binance.rest import BinanceRest
 from slt.venues.binance.userstream import UserStreamClient
@@ -154,7 +157,9 @@ class BrainService:
             write_latencies(state_path(spec).with_name("latency.json"), trader.all_latencies_ms)
             log.info("brain stopped: state saved (%d open positions)", len(trader.state.positions))
             board.beat("brain", phase=Phase.STOPPED)
-            return 1 if self.fatal is not None else 0
+            if self.fatal is None:
+                return EXIT_OK
+            return EXIT_CONFIG if isinstance(self.fatal, VenueConfigError) else 1
         finally:
             await rest.close()
             await db.dispose()
@@ -348,7 +353,12 @@ def run_brain(spec: RunSpec) -> None:
 async def _main(spec: RunSpec) -> int:
     service = BrainService(spec)
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, service.stop.set)
-    return await service.run()
+    try:
+        return await service.run()
+    except (VenueConfigError, NoChampionError, SnapshotError) as exc:
+        # Restarting cannot fix these: exit with the code the Orchestrator does not restart.
+        log.critical("brain cannot start: %s", exc)
+        return EXIT_CONFIG
 
 
 __all__ = ["BrainService", "MarketClock", "fetch_view", "run_brain", "state_path"]

@@ -173,3 +173,20 @@ async def test_a_lost_state_file_is_rebuilt_from_the_exchange(
     assert len(stops) == 1 and st.positions[0].stop_client_id == stops[0].client_id
     again.stop.set()
     assert await asyncio.wait_for(task, 15) == 0
+
+
+async def test_keys_the_venue_refuses_stop_the_brain_with_the_no_restart_code(
+    tmp_path: Path,
+    exchange: tuple[LocalExchange, int],
+    shared: tuple[RingBuffer, HeartbeatBoard],
+) -> None:
+    from dataclasses import replace
+
+    from slt.runtime.brain_process import _main
+    from slt.runtime.supervisor import EXIT_CONFIG
+
+    _, port = exchange
+    ring, board = shared
+    spec = _spec(tmp_path, port, ring, board)
+    wrong = replace(spec, venue=replace(spec.venue, secret="not-the-secret"))
+    assert await asyncio.wait_for(_main(wrong), 30) == EXIT_CONFIG
