@@ -154,6 +154,13 @@ def run_backtest(
     data_ends = {int(tl.steps[s][-1]) for s in symbols} - {n_steps - 1}
     report_every = max(1, n_steps // 200)
     last_reported = -report_every
+    # Each symbol's column readers, looked up once: every processed step builds a candle for
+    # each symbol it touches (the grid never changes during a run, even when signals do).
+    readers = {
+        s: (ser.open.item, ser.high.item, ser.low.item, ser.close.item, ser.volume.item)
+        for s, ser in series.items()
+    }
+    regular, rows = tl.regular, tl.rows
     g = 0
     while g < n_steps:
         if skip_quiet:
@@ -175,21 +182,12 @@ def run_backtest(
         else:
             step_symbols = symbols
         candles: list[tuple[Candle, int]] = []
+        close_time = t_open + step_ms - 1
         for s in step_symbols:
-            r = tl.row(s, g)
+            r = g if regular else int(rows[s][g])  # tl.row(s, g), written out
             if r >= 0:
-                ser = series[s]
-                candle = Candle(
-                    s,
-                    t_open,
-                    t_open + step_ms - 1,
-                    ser.open.item(r),
-                    ser.high.item(r),
-                    ser.low.item(r),
-                    ser.close.item(r),
-                    ser.volume.item(r),
-                )
-                candles.append((candle, r))
+                o, h, lo, c, v = readers[s]
+                candles.append((Candle(s, t_open, close_time, o(r), h(r), lo(r), c(r), v(r)), r))
         venue = run.venue
         for candle, _ in candles:
             run.marks[candle.symbol] = candle.open
