@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import orjson
-from sqlalchemy import RowMapping, Select, select
+from sqlalchemy import RowMapping, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from slt.storage.trading_ops import (
@@ -41,6 +41,17 @@ from slt.storage.trading_schema import (
 from slt.storage.trading_writes import TradingWrites, apply_in
 
 DAY_MS = 86_400_000
+RUN_TABLES: tuple[Table, ...] = (
+    live_runs,
+    signals,
+    orders,
+    fills,
+    positions,
+    live_trades,
+    account_snapshots,
+    experience,
+)
+"""Every table whose rows belong to a run."""
 S = TypeVar("S", bound=msgspec.Struct)
 
 
@@ -221,6 +232,18 @@ class TradingStore(TradingWrites):
             .order_by(account_snapshots.c.time_ms)
         )
         return [_struct(AccountSnapshot, r) for r in await self._rows(query)]
+
+    async def export_run(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Every row of one run, table by table in key order, without the `run_id` column:
+        the whole ledger of a run as plain values (to compare runs, or to archive one)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for table in RUN_TABLES:
+            key = [c for c in table.primary_key.columns if c.name != "run_id"]
+            query = select(table).where(table.c.run_id == run_id).order_by(*key)
+            out[table.name] = [
+                {k: v for k, v in r.items() if k != "run_id"} for r in await self._rows(query)
+            ]
+        return out
 
     async def experience(
         self, run_id: str | None = None, *, closed_only: bool = True

@@ -11,8 +11,9 @@ Idempotency is decided here, per table, from its natural key:
   same row as applying it once;
 * an end time or an experience's outcome is a plain set: repeating it sets the same value.
 
-An update whose row does not exist yet (an order update before its intent) changes nothing:
-write-ahead order guarantees the intent comes first.
+An update whose row does not exist yet (a run's end before its start, an order update before
+its intent, a close before the position, an outcome before its experience) changes nothing:
+the write-ahead order guarantees the row comes first, and the journal replays in that order.
 """
 
 from __future__ import annotations
