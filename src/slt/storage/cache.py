@@ -131,7 +131,7 @@ class TieredCache(Generic[T]):
             await self._resync()
             value = await self._l2_read(self.l2, key)
             if value is not None:
-                self.l1.put(key, value)
+                self._fill_l1(key, value)
                 return value
         return await self._load(key, loader)
 
@@ -222,10 +222,16 @@ class TieredCache(Generic[T]):
         if value is None:
             c.l3_empty += 1
             return None
-        self.l1.put(key, value)
-        if self.l2 is not None:
+        if self._fill_l1(key, value) and self.l2 is not None:
             await self._l2_write(self.l2, key, value)
         return value
+
+    def _fill_l1(self, key: str, value: T) -> bool:
+        """Write back a value read from a lower tier, unless a `set` got there first while
+        it was being read (that value is newer). True when L1 now holds *value*."""
+        if self.l1.peek(key) is None:
+            self.l1.put(key, value)
+        return self.l1.peek(key) is value
 
     async def _resync(self) -> None:
         """After Redis came back, bring its stale keys in line with L1 before trusting it.

@@ -4,8 +4,10 @@ Redis is an accelerator here, never a dependency: the store or the exchange (L3)
 answer. So every Redis call is wrapped: any Redis error or timeout marks the tier *down*,
 the call reports `UNAVAILABLE` instead of raising, and for `retry_every_ms` no call is even
 attempted (a dead server would otherwise cost a socket timeout on every read). After that one
-call at a time probes it; the first success marks it up again. While down a warning is
-logged at most once per `warn_every_ms`; the recovery is logged once.
+call at a time probes it; the first success marks it up again (a call that was already
+under way before the failure proves nothing and does not). A warning is logged at most once
+per `warn_every_ms`, even across a flapping server's short recoveries; each recovery is
+logged once, at info level.
 
 Timeouts are short (socket and connect 0.3 s by default) and redis-py's own retries are
 off: a read that waits seconds for Redis is worse than a read from the store.
@@ -165,8 +167,8 @@ class RedisTier:
         finally:
             if probing:
                 self._probing = False
-        if self._down_since is not None:
-            self._recovered()
+        if probing and self._down_since is not None:
+            self._recovered()  # only a call made while down is evidence that it is back
         return True, value
 
     def _failed(self, exc: BaseException) -> None:
@@ -191,6 +193,5 @@ class RedisTier:
         assert self._down_since is not None
         down_ms = self.clock() - self._down_since
         self._down_since = None
-        self._last_warning_ms = None
         self.epoch += 1
         log.info("Redis cache (L2) reachable again after %d s down", down_ms // 1000)

@@ -5,6 +5,7 @@ one warning per minute is logged, and after the restart L2 hits again with nothi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -197,3 +198,50 @@ async def test_a_redis_that_was_never_there_is_only_a_warning(
     await market.put_indicator_state("BTCUSDT", b"s")
     await market.aclose()
     assert len(warnings_of(caplog)) == 1 and market.stats().l2_skipped == 1
+
+
+async def test_a_flapping_redis_still_warns_at_most_once_a_minute(
+    redis_url: str, proxy: RedisProxy, tag: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="slt.storage.cache")
+    clock = FakeClock()
+    l2 = RedisTier(redis_client(via_proxy(redis_url, proxy.port)), clock=clock)
+    cache = TieredCache(f"flap{tag}", BytesCodec(), l2=l2, clock=clock)
+    for _ in range(3):  # down, up, down, up ... within one minute
+        await proxy.stop()
+        await cache.set("k", b"v")
+        await proxy.start()
+        clock.advance(RETRY_MS)
+        await cache.set("k", b"v")
+        assert cache.l2_up
+    assert len(warnings_of(caplog)) == 1 and l2.epoch == 3
+    assert sum("reachable again" in r.getMessage() for r in caplog.records) == 3
+    clock.advance(60_000)
+    await proxy.stop()
+    await cache.set("k", b"v")
+    assert len(warnings_of(caplog)) == 2
+    await l2.aclose()
+
+
+async def test_reads_during_an_outage_make_one_probe_at_a_time(
+    redis_url: str, proxy: RedisProxy, tag: str
+) -> None:
+    clock = FakeClock()
+    l2 = RedisTier(redis_client(via_proxy(redis_url, proxy.port)), clock=clock)
+    cache = TieredCache(f"burst{tag}", BytesCodec(), l2=l2, clock=clock)
+    await cache.set("warm", b"x")
+    await proxy.stop()
+
+    async def load() -> bytes | None:
+        return b"from the store"
+
+    results = await asyncio.gather(*(cache.get(f"k{i}", load) for i in range(50)))
+    assert results == [b"from the store"] * 50
+    # Each read was already on its way to Redis when the first one failed: each fails once
+    # (no retries inside the client), and their write-backs are not even attempted.
+    assert l2.errors == 50
+    clock.advance(RETRY_MS)
+    errors = l2.errors
+    await asyncio.gather(*(cache.get(f"j{i}", load) for i in range(50)))
+    assert l2.errors == errors + 1  # one PING probe for the whole burst
+    await l2.aclose()

@@ -169,3 +169,23 @@ async def test_the_latest_candle_never_moves_backwards_in_memory() -> None:
 def test_a_namespace_must_be_one_key_segment() -> None:
     with pytest.raises(ValueError, match="namespace"):
         TieredCache("a:b", BytesCodec())
+
+
+async def test_a_set_during_a_slow_load_is_not_overwritten_by_the_older_find() -> None:
+    cache = TieredCache("t", BytesCodec(), clock=FakeClock())
+    loading = asyncio.Event()
+
+    async def slow_store() -> bytes | None:
+        loading.set()
+        await asyncio.sleep(0.02)
+        return b"old"
+
+    reader = asyncio.create_task(cache.get("k", slow_store))
+    await loading.wait()
+    await cache.set("k", b"new")  # a fresher value arrives while the store is read
+    assert await reader == b"old"  # the read answers what it found ...
+
+    async def unused() -> bytes | None:
+        raise AssertionError("should be in memory")
+
+    assert await cache.get("k", unused) == b"new"  # ... but memory keeps the newer one
