@@ -255,9 +255,7 @@ class TradingStore(TradingWrites):
             query = query.where(experience.c.run_id == run_id)
         if closed_only:
             query = query.where(experience.c.realised_return.is_not(None))
-        query = query.order_by(
-            experience.c.entry_time_ms, experience.c.symbol, experience.c.run_id
-        )
+        query = query.order_by(experience.c.entry_time_ms, experience.c.symbol, experience.c.run_id)
         return [_experience(r) for r in await self._rows(query)]
 
 

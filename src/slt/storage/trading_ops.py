@@ -39,7 +39,7 @@ class _Op(msgspec.Struct, frozen=True, tag_field="op"):
     """Base of the ops: the journal names each line's kind in its `op` field."""
 
 
-class StartRun(_Op, tag="start_run"):
+class StartRun(_Op, frozen=True, tag="start_run"):
     """A live or paper run begins; `venue` is the venue kind (binance, sim, ...)."""
 
     run_id: str
@@ -48,12 +48,12 @@ class StartRun(_Op, tag="start_run"):
     config: dict[str, Any] = {}
 
 
-class EndRun(_Op, tag="end_run"):
+class EndRun(_Op, frozen=True, tag="end_run"):
     run_id: str
     ended_ms: int
 
 
-class SignalOp(_Op, tag="signal"):
+class SignalOp(_Op, frozen=True, tag="signal"):
     """A strategy signal; `direction` +1 / -1 / 0, `expected_return` a fraction."""
 
     run_id: str
@@ -65,7 +65,7 @@ class SignalOp(_Op, tag="signal"):
     source: str = ""
 
 
-class OrderIntent(_Op, tag="order_intent"):
+class OrderIntent(_Op, frozen=True, tag="order_intent"):
     """An order about to be sent, recorded first (write-ahead). `side` is BUY or SELL."""
 
     run_id: str
@@ -82,7 +82,7 @@ class OrderIntent(_Op, tag="order_intent"):
     created_ms: int
 
 
-class OrderUpdate(_Op, tag="order_update"):
+class OrderUpdate(_Op, frozen=True, tag="order_update"):
     """An order's new status (one of `ORDER_STATUSES`); `code` is the venue's error code."""
 
     run_id: str
@@ -99,7 +99,7 @@ class OrderUpdate(_Op, tag="order_update"):
             )
 
 
-class FillOp(_Op, tag="fill"):
+class FillOp(_Op, frozen=True, tag="fill"):
     """One execution. `fill_key` is unique per run (see `fill_key`); `side` BUY or SELL."""
 
     run_id: str
@@ -116,7 +116,7 @@ class FillOp(_Op, tag="fill"):
     trade_id: int | None = None
 
 
-class PositionOp(_Op, tag="position"):
+class PositionOp(_Op, frozen=True, tag="position"):
     """The open position of a symbol as of `updated_ms`; `side` LONG or SHORT."""
 
     run_id: str
@@ -133,13 +133,13 @@ class PositionOp(_Op, tag="position"):
     updated_ms: int
 
 
-class ClosePosition(_Op, tag="close_position"):
+class ClosePosition(_Op, frozen=True, tag="close_position"):
     run_id: str
     symbol: str
     time_ms: int
 
 
-class TradeOp(_Op, tag="trade"):
+class TradeOp(_Op, frozen=True, tag="trade"):
     """A closed trade; `net_pnl` = gross − fees − funding, `return_pct` a fraction."""
 
     run_id: str
@@ -160,7 +160,7 @@ class TradeOp(_Op, tag="trade"):
     source: str = ""
 
 
-class AccountSnapshot(_Op, tag="account"):
+class AccountSnapshot(_Op, frozen=True, tag="account"):
     run_id: str
     time_ms: int
     balance: Decimal
@@ -169,7 +169,7 @@ class AccountSnapshot(_Op, tag="account"):
     open_positions: int
 
 
-class ExperienceOp(_Op, tag="experience"):
+class ExperienceOp(_Op, frozen=True, tag="experience"):
     """Features at entry and the model's prediction; the outcome comes with `OutcomeOp`.
 
     A feature that was NaN is None (JSON has no NaN)."""
@@ -182,7 +182,7 @@ class ExperienceOp(_Op, tag="experience"):
     prediction: float
 
 
-class OutcomeOp(_Op, tag="outcome"):
+class OutcomeOp(_Op, frozen=True, tag="outcome"):
     """What an experience's trade realised: `realised_return` a fraction, net of costs."""
 
     run_id: str

@@ -18,6 +18,7 @@ the write-ahead order guarantees the row comes first, and the journal replays in
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -169,15 +170,16 @@ async def _upsert_position(conn: AsyncConnection, op: PositionOp) -> None:
     )
 
 
-class TradingWrites:
+class TradingWrites(ABC):
     """The named writes, each building one op and handing it to `apply`.
 
     `TradingStore` applies it to the database; `ResilientStore` falls back to the journal.
     Both therefore accept exactly the same calls, which is what the Brain is written against.
     """
 
+    @abstractmethod
     async def apply(self, op: WriteOp) -> None:
-        raise NotImplementedError
+        """Store *op* (or keep it safe until it can be stored)."""
 
     async def apply_many(self, ops: Iterable[WriteOp]) -> None:
         for op in ops:
