@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from slt.domain import (
     Bar,
@@ -310,12 +311,13 @@ async def fetch_view(executor: Executor, time_ms: int) -> ExchangeView:
     orders = await rest.open_orders()
     algo = await rest.open_algo_orders()
     account = await rest.account()
-    wallet = next(
-        (
-            Decimal(str(a["walletBalance"]))
-            for a in account.get("assets", [])
-            if a.get("asset") == "USDT"
-        ),
-        None,
-    )
+    wallet = usdt_wallet(account)
     return ExchangeView(time_ms, wallet, positions, orders, algo)
+
+
+def usdt_wallet(account: Mapping[str, Any]) -> Decimal | None:
+    """The USDT wallet balance in an `/fapi/v2/account` answer (None when it has no USDT)."""
+    for a in account.get("assets", []):
+        if a.get("asset") == "USDT":
+            return Decimal(str(a["walletBalance"]))
+    return None

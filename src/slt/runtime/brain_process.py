@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
+import msgspec
 import numpy as np
 
 from slt.domain import Candle, Event
@@ -36,7 +37,7 @@ from slt.live import snapshot
 from slt.live.execution import Executor
 from slt.live.routing import OrderRouter
 from slt.live.snapshot import SnapshotError
-from slt.live.trader import Trader, fetch_view
+from slt.live.trader import Trader, fetch_view, usdt_wallet
 from slt.live.translate import StreamTranslator
 from slt.rules import ExchangeRules, load_exchange_rules
 from slt.rules.parsing import brackets_from_binance_reply
@@ -178,11 +179,10 @@ class BrainService:
             translator.algo_of_order.update(saved.algo_of_order)
             log.info("brain state loaded from %s (saved at %d)", path, saved.saved_ms)
         else:
-            view = await fetch_view_balance(rest)
-            state = engine.initial_state(view)
+            state = engine.initial_state(usdt_wallet(await rest.account()) or Decimal(0))
             # Client ids come from the sequence: start a fresh state past any id an earlier
             # run on this account could have used.
-            state = type(state)(balance=state.balance, seq=wall_ms() * 1000)
+            state = msgspec.structs.replace(state, seq=wall_ms() * 1000)
         executor = Executor(rest, rules, {}, self.clock.now_ms)
         return Trader(
             engine,
@@ -334,14 +334,6 @@ async def load_rules(rest: BinanceRest) -> ExchangeRules:
     info = await rest.exchange_info()
     brackets = brackets_from_binance_reply(await rest.leverage_brackets())
     return load_exchange_rules(info, brackets, source=f"{rest.urls.rest} exchangeInfo")
-
-
-async def fetch_view_balance(rest: BinanceRest) -> Decimal:
-    account = await rest.account()
-    for a in account.get("assets", []):
-        if a.get("asset") == "USDT":
-            return Decimal(str(a["walletBalance"]))
-    return Decimal(0)
 
 
 def run_brain(spec: RunSpec) -> None:
