@@ -18,15 +18,15 @@ close T:
   scores higher and passes `challenger_checks` (an IC too high for the holdout's size is a
   leak's signature and blocks it); otherwise the champion keeps trading.
 
-Each decision is a `ModelEvent` listed in the backtest result and report. Training here runs in
-the backtest's process (a retrain takes seconds on these windows); live trading trains in a
-separate process with a memory cap (`slt.model.worker`). `DISABLE_MODEL_TRAINING` makes this a
-plain ML strategy.
+The round itself (split, fit, holdout ICs, checks, decision) is `slt.model.challenge`, the same
+code the live learner (`slt.live.learning`) runs. Each decision is a `ModelEvent` listed in the
+backtest result and report. Training here runs in the backtest's process (a retrain takes
+seconds on these windows); live trading trains in a separate process with a memory cap
+(`slt.model.worker`). `DISABLE_MODEL_TRAINING` makes this a plain ML strategy.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
@@ -34,36 +34,23 @@ import numpy as np
 
 from slt.config import Settings
 from slt.domain import CandleSeries, ModelEvent, TradeRecord
-from slt.domain.candle import DAY_MS, F64, I64
-from slt.model.checks import challenger_checks
+from slt.domain.candle import DAY_MS, F64
+from slt.model.challenge import (
+    BoosterModel,
+    ExtraRows,
+    append_rows,
+    judge_challenger,
+    train_challenger,
+)
 from slt.model.dataset import Dataset, build_dataset
 from slt.model.errors import ModelError
 from slt.model.features import FeatureSpec
 from slt.model.labels import LabelParams
-from slt.model.metrics import evaluate
 from slt.model.registry import new_model_id
-from slt.model.train import early_stopping_split, fit, load_booster, predict
 from slt.strategy.base import SignalColumns
 from slt.strategy.ml import MLStrategy, MLSymbolState, ReturnModel, SignalRule
 
-
-class BoosterModel:
-    """A model held in memory: id plus (long, short) predictions, like `Predictor`."""
-
-    def __init__(self, model_id: str, model: bytes, nthread: int = 1) -> None:
-        self.model_id = model_id
-        self.model = model
-        self._booster = load_booster(model, nthread)
-
-    def predict(self, features: F64) -> tuple[F64, F64]:
-        n = features.shape[0]
-        both = np.empty((2 * n, features.shape[1] + 1), dtype=np.float64)
-        both[:n, :-1] = features
-        both[:n, -1] = 1.0
-        both[n:, :-1] = features
-        both[n:, -1] = -1.0
-        out = predict(self._booster, both)
-        return out[:n].copy(), out[n:].copy()
+__all__ = ["BoosterModel", "SelfLearningStrategy"]
 
 
 class SelfLearningStrategy:
@@ -152,15 +139,7 @@ class SelfLearningStrategy:
         seen = len(self._experience)
         try:
             ds = self._dataset(now_ms)
-            gap_ms = self.cfg.horizon_bars * ds.interval_ms
-            train, holdout, _ = early_stopping_split(ds, self.cfg.holdout_fraction, gap_ms)
-            fitted = fit(
-                ds.take(train),
-                self.cfg.xgb,
-                eval_fraction=self.cfg.eval_fraction,
-                gap_ms=gap_ms,
-                winsor_quantile=self.cfg.winsor_quantile,
-            )
+            fitted, judged = train_challenger(ds, self.cfg)
         except ModelError as exc:
             self.champion_since_ms = now_ms  # do not retry at every later close
             self._events.append(
@@ -168,27 +147,8 @@ class SelfLearningStrategy:
             )
             return False
         challenger = BoosterModel(new_model_id(now_ms, fitted.model), fitted.model)
-        judged = ds.take(holdout)
-        new_ic = _ic(challenger, judged)
-        old_ic = _ic(self.champion, judged)
-        better = math.isfinite(new_ic) and (not math.isfinite(old_ic) or new_ic > old_ic)
-        report = challenger_checks(
-            challenger.model_id, fitted.model, ds.feature_names, judged, new_ic
-        )
-        promoted = better and report.passed
-        metrics = {
-            "challenger_ic": new_ic,
-            "champion_ic": old_ic,
-            "train_rows": float(fitted.train_rows),
-            "holdout_rows": float(len(judged)),
-            "experience_trades": float(seen),
-        }
-        verb = "promoted" if promoted else "kept the champion"
-        blocked = "; ".join(f"{r.name} failed: {r.detail}" for r in report.failures)
-        if better and blocked:
-            verb = f"kept the champion, challenger blocked by its checks ({blocked})"
-        note = f"holdout IC {new_ic:+.4f} vs champion {old_ic:+.4f}: {verb}"
-        if promoted:
+        verdict = judge_challenger(challenger, self.champion, judged, fitted)
+        if verdict.promoted:
             self.champion = challenger
         self.champion_since_ms = now_ms
         self._events.append(
@@ -198,12 +158,12 @@ class SelfLearningStrategy:
                 trigger,
                 challenger.model_id,
                 self.champion.model_id,
-                promoted,
-                metrics,
-                note,
+                verdict.promoted,
+                verdict.metrics(seen),
+                verdict.note,
             )
         )
-        return promoted
+        return verdict.promoted
 
     def _dataset(self, now_ms: int) -> Dataset:
         """Bars closed by `now_ms` in the trailing window, plus the experience buffer."""
@@ -219,14 +179,6 @@ class SelfLearningStrategy:
         )
         ds = build_dataset(closed, spec, self.labels, ticks=self.ticks, since_ms=window_start)
         return _with_experience(ds, self._experience, closed, self._matrix)
-
-
-def _ic(model: ReturnModel, ds: Dataset) -> float:
-    if len(ds) < 2:
-        return math.nan
-    long, short = model.predict(ds.x[:, :-1])
-    prediction = np.where(ds.direction > 0, long, short)
-    return float(evaluate(prediction, ds.y, ds.time_ms).ic)
 
 
 def _with_experience(
@@ -250,22 +202,13 @@ def _with_experience(
             continue
         x = np.append(matrix(series)[r], float(int(t.side)))
         rows.append((x, t.return_pct, decided, t.exit_time_ms, sid))
-    if not rows:
-        return ds
-    extra_t: I64 = np.array([r[2] for r in rows], dtype=np.int64)
-    x = np.vstack([ds.x, np.array([r[0] for r in rows])])
-    order = np.argsort(np.concatenate([ds.time_ms, extra_t]), kind="stable")
-    return Dataset(
-        x=np.ascontiguousarray(x[order]),
-        y=np.concatenate([ds.y, [r[1] for r in rows]])[order],
-        weight=np.concatenate([ds.weight, np.ones(len(rows))])[order],
-        time_ms=np.concatenate([ds.time_ms, extra_t])[order],
-        label_end_ms=np.concatenate([ds.label_end_ms, [r[3] for r in rows]]).astype(np.int64)[
-            order
-        ],
-        symbol_id=np.concatenate([ds.symbol_id, [r[4] for r in rows]]).astype(np.int64)[order],
-        symbols=ds.symbols,
-        feature_names=ds.feature_names,
-        interval_ms=ds.interval_ms,
-        fingerprint=ds.fingerprint,
+    return append_rows(
+        ds,
+        ExtraRows(
+            x=np.array([r[0] for r in rows]).reshape(len(rows), ds.x.shape[1]),
+            y=np.array([r[1] for r in rows], dtype=np.float64),
+            time_ms=np.array([r[2] for r in rows], dtype=np.int64),
+            label_end_ms=np.array([r[3] for r in rows], dtype=np.int64),
+            symbol_id=np.array([r[4] for r in rows], dtype=np.int64),
+        ),
     )

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from slt.config import Settings
 from slt.domain import CandleSeries
@@ -107,14 +107,19 @@ async def train_model(
             data_fingerprint=outcome.fingerprint,
             label_horizon=cfg.horizon_bars,
             label_params=labels.to_dict(),
-            xgb_params={
-                **cfg.xgb.booster_params(),
-                "num_boost_round": cfg.xgb.num_boost_round,
-                "early_stopping_rounds": cfg.xgb.early_stopping_rounds,
-            },
+            xgb_params=xgb_record_params(cfg),
             metrics=outcome.metrics,
         )
         return await registry.register(draft, outcome.model)
+
+
+def xgb_record_params(cfg: ModelConfig) -> dict[str, Any]:
+    """The booster parameters a model record keeps (those of `slt train` and live retrains)."""
+    return {
+        **cfg.xgb.booster_params(),
+        "num_boost_round": cfg.xgb.num_boost_round,
+        "early_stopping_rounds": cfg.xgb.early_stopping_rounds,
+    }
 
 
 async def _on_candles(

@@ -1,0 +1,38 @@
+"""Jobs and feature functions for the live learner's training child in tests.
+
+A spawned child imports them by module and name, so they live in a plain module that the
+`jobs` fixture of `test_learning` puts on `sys.path` (test modules are not importable by name).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from slt.domain import CandleSeries
+from slt.domain.candle import F64
+from slt.features import DEFAULT_PARAMS, compute_features
+
+Report = Callable[[str, int, int], None]
+
+LEAK_BARS = 30
+
+
+def fail_slowly(job: object, report: Report) -> None:
+    """A job that takes a while, then fails as a real one can."""
+    time.sleep(1.5)
+    raise ValueError("the job broke on purpose")
+
+
+def peeking_features(series: CandleSeries) -> F64:
+    """The real features with a deliberate leak in the first column: the return from the next
+    open to the close `LEAK_BARS` later (the label's horizon). A challenger trained on it scores
+    an IC no honest model reaches, which its checks must block."""
+    out = compute_features(series, DEFAULT_PARAMS)
+    o, c = series.open, series.close
+    leak = np.full(len(series), np.nan)
+    leak[: -LEAK_BARS - 1] = c[LEAK_BARS + 1 :] / o[1:-LEAK_BARS] - 1.0
+    out[:, 0] = leak
+    return out
