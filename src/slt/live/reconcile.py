@@ -8,8 +8,10 @@ the answer. Every difference becomes a note the Brain logs.
 * Positions: one the engine knows on the same side keeps its plan (entry time, stop, target,
   trailing state) with the exchange's quantity and entry price; one the engine does not know
   (or knows on the other side) is adopted with the exchange's numbers, entry time taken from
-  the exchange's last update of it; one the exchange no longer holds is dropped (it was
-  closed while the Brain was away; the wallet balance below accounts for it).
+  the database when it remembers the position (so its time exit holds across a restart that
+  lost the engine's state), else from the exchange's last update of it; one the exchange no
+  longer holds is dropped (it was closed while the Brain was away; the wallet balance below
+  accounts for it).
 * Orders: the engine keeps the orders the exchange still has open; ours (`slt-` client ids)
   the engine lost track of are adopted; other clients' orders are left alone.
 * Entries in flight that are no longer open are dropped (a fill shows up as a position).
@@ -46,6 +48,9 @@ from slt.rules import ExchangeRules, isolated_liquidation_price
 
 replace = msgspec.structs.replace
 Row = Mapping[str, Any]
+EntryTimes = Mapping[str, tuple[Side, int]]
+"""symbol → (side, entry time ms) of positions the database holds open: a position adopted
+from the exchange keeps its real entry time (and so its time exit) when the engine lost it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,11 @@ def _held(view: ExchangeView) -> dict[str, Row]:
 
 
 def reconcile(
-    local: EngineState, view: ExchangeView, rules: ExchangeRules, risk: RiskConfig
+    local: EngineState,
+    view: ExchangeView,
+    rules: ExchangeRules,
+    risk: RiskConfig,
+    entry_times: EntryTimes | None = None,
 ) -> Reconciled:
     notes: list[str] = []
     open_ids = _open_orders(view)
@@ -167,7 +176,8 @@ def reconcile(
             if symbol not in rules:
                 notes.append(f"{symbol} position held on the exchange has no rules: left alone")
             continue
-        positions.append(_adopt(row, local.position(symbol), view.time_ms, rules))
+        stored = (entry_times or {}).get(symbol)
+        positions.append(_adopt(row, local.position(symbol), view.time_ms, rules, stored))
         notes.append(f"{symbol} position {row['positionAmt']}@{row['entryPrice']} adopted")
     tx.positions = positions
 
@@ -198,8 +208,15 @@ def reconcile(
     return Reconciled(tx.freeze(), tx.commands, notes)
 
 
-def _adopt(row: Row, local: Position | None, now_ms: int, rules: ExchangeRules) -> Position:
-    """A position the engine did not know (or knew on the other side), from the exchange."""
+def _adopt(
+    row: Row,
+    local: Position | None,
+    now_ms: int,
+    rules: ExchangeRules,
+    known: tuple[Side, int] | None = None,
+) -> Position:
+    """A position the engine did not know (or knew on the other side), from the exchange;
+    `known` is the database's (side, entry time) of it, used when the side agrees."""
     symbol = str(row["symbol"])
     amount = Decimal(str(row["positionAmt"]))
     side = Side.LONG if amount > 0 else Side.SHORT
@@ -209,6 +226,8 @@ def _adopt(row: Row, local: Position | None, now_ms: int, rules: ExchangeRules) 
     entry_time = int(row.get("updateTime") or 0) or now_ms
     if local is not None and local.side is side:
         entry_time = local.entry_time_ms
+    elif known is not None and known[0] is side:
+        entry_time = known[1]
     mark = float(str(row.get("markPrice") or entry))
     return Position(
         symbol=symbol,

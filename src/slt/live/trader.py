@@ -7,7 +7,8 @@ the order of its decisions is the order of its inputs — the same discipline as
 backtest driver, which is why a backtest and a live run of the same events agree.
 
 Write-ahead: after each step that produced commands, the new state is saved before any
-command is sent (`slt.live.snapshot`).
+command is sent (`slt.live.snapshot`); with a `Ledger`, a fill is stored before the engine
+acts on it and every order intent before the order leaves (`slt.live.ledger`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from slt.engine.engine import Engine
 from slt.engine.state import EngineState
 from slt.live import snapshot
 from slt.live.execution import Executor
-from slt.live.reconcile import ExchangeView, reconcile
+from slt.live.ledger import Ledger
+from slt.live.reconcile import EntryTimes, ExchangeView, reconcile
 from slt.live.routing import OrderRouter
 from slt.live.translate import StreamTranslator
 from slt.strategy.base import Strategy, SymbolState
@@ -92,6 +94,10 @@ class Trader:
         self.latencies_ms: list[float] = []
         self.all_latencies_ms: list[float] = []
         """Candle handed to the Brain → first order of the resulting step sent (wall ms)."""
+        self.ledger: Ledger | None = None
+        self.entry_times: EntryTimes = {}
+        """Entry times the database remembers for positions the engine may have lost (a
+        restart without the snapshot): reconciliation adopts them instead of guessing."""
 
     @property
     def marks(self) -> dict[str, float]:
@@ -139,6 +145,7 @@ class Trader:
             groups[c.close_time + 1].append((c, received_ns[k] if received_ns else 0))
         for t in sorted(groups):
             bars = []
+            signals = []
             first_signal_ns: int | None = None
             for c, recv in groups[t]:
                 self.marks[c.symbol] = c.close
@@ -153,6 +160,9 @@ class Trader:
                     )
                     signal = None
                 if signal is not None:
+                    signals.append(signal)
+                    if self.ledger is not None:
+                        self.ledger.note_features(signal, self.symbols[c.symbol])
                     if first_signal_ns is None and recv:
                         first_signal_ns = recv
                     log.info(
@@ -167,6 +177,8 @@ class Trader:
             self.candles += len(bars)
             self.last_candle_ms = max(self.last_candle_ms, t)
             await self.apply(BarsClosed(t, tuple(bars)), first_signal_ns)
+            if signals and self.ledger is not None:
+                await self.ledger.signals(signals)  # after the orders: off the hot path
 
     def _stale(self, recv_ns: int, now_ns: int) -> bool:
         return (now_ns - recv_ns) / 1e6 * self.speed > self.stale_after_ms
@@ -216,7 +228,13 @@ class Trader:
                     f.price,
                     f.fee,
                 )
-            self.state, commands = self.engine.step(self.state, e)
+            ledger = self.ledger
+            if ledger is not None:
+                await ledger.before_step(e)  # a fill is stored before the engine books it
+            before = self.state
+            self.state, commands = self.engine.step(before, e)
+            if ledger is not None:
+                await ledger.after_step(e, before, self.state, commands)
             queue.extend(await self.run_commands(commands, received_ns))
             received_ns = None
 
@@ -227,6 +245,8 @@ class Trader:
         answers come back later as events), else in order, returning the events at once."""
         if commands:
             self.save()
+            if self.ledger is not None:
+                await self.ledger.before_send(commands)
         events: list[Event] = []
         for cmd in commands:
             if self.router is not None and isinstance(cmd, PlaceOrder | CancelOrder):
@@ -254,12 +274,14 @@ class Trader:
             mark = float(str(row.get("markPrice") or 0))
             if mark > 0:
                 self.marks[str(row["symbol"])] = mark
-        done = reconcile(self.state, view, self.engine.rules, self.engine.risk)
+        done = reconcile(self.state, view, self.engine.rules, self.engine.risk, self.entry_times)
         for note in done.notes:
             log.warning("reconcile: %s", note)
         if not done.notes:
             log.info("reconcile: the engine agrees with the exchange")
-        self.state = done.state
+        before, self.state = self.state, done.state
+        if self.ledger is not None:
+            await self.ledger.after_step(None, before, self.state, done.commands)
         for e in await self.run_commands(done.commands):
             await self.apply(e)
         self.save()

@@ -41,12 +41,19 @@ from slt.live.trader import Trader, fetch_view, usdt_wallet
 from slt.live.translate import StreamTranslator
 from slt.rules import ExchangeRules, load_exchange_rules
 from slt.rules.parsing import brackets_from_binance_reply
+from slt.runtime.brain_ledger import (
+    migrate_or_warn,
+    open_ledger,
+    recall_or_nothing,
+    run_config,
+    settle,
+)
 from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
 from slt.runtime.shm import attach_ring, attach_shm
 from slt.runtime.spec import RunSpec
 from slt.runtime.strategy import NoChampionError, build_strategy
 from slt.runtime.supervisor import EXIT_CONFIG, EXIT_OK
-from slt.storage import CandleStore, create_engine, migrate
+from slt.storage import CandleStore, ResilientStore, create_engine, is_unavailable
 from slt.strategy.base import Strategy
 from slt.venues.binance.errors import VenueConfigError
 from slt.venues.binance.governor_stores import shared_governor
@@ -108,15 +115,23 @@ class BrainService:
             retries=settings.venue.retries,
         )
         db = create_engine(settings.effective_database_url)
+        store: ResilientStore | None = None
         try:
-            await migrate(db)
+            await migrate_or_warn(db)
             rules = await load_rules(rest)
             strategy = self.strategy or await build_strategy(settings, settings.live.strategy)
             trader = await self._trader(rest, rules, strategy)
             self.trader = trader
+            recalled = await recall_or_nothing(db, spec)
+            trader.entry_times = recalled.entry_times()
+            ledger, store = open_ledger(spec, db, state_path(spec))
+            await ledger.writes.start_run(ledger.run_id, ledger.venue, wall_ms(), run_config(spec))
+            store.start()
+            trader.ledger = ledger
             async with UserStreamClient(rest) as stream:
                 await stream.wait_connected(30)
                 await trader.reconcile_with(None)
+                await settle(ledger, recalled, trader.state)
                 log.info(
                     "brain ready: %s on %s, %d symbols, equity %.2f USDT, %d open positions",
                     strategy.name,
@@ -154,7 +169,15 @@ class BrainService:
                     while not inbox.empty():
                         await trader.apply(inbox.get_nowait())
                     trader.save(durable=True)
+                    await ledger.account(trader.state, self.clock.now_ms() or wall_ms())
                 await router.close()
+            if not await store.recover():
+                log.warning(
+                    "database still unreachable at shutdown: %d ledger writes stay in %s and "
+                    "are replayed by the next start",
+                    store.journal.pending,
+                    store.journal.path,
+                )
             write_latencies(state_path(spec).with_name("latency.json"), trader.all_latencies_ms)
             log.info("brain stopped: state saved (%d open positions)", len(trader.state.positions))
             board.beat("brain", phase=Phase.STOPPED)
@@ -162,6 +185,8 @@ class BrainService:
                 return EXIT_OK
             return EXIT_CONFIG if isinstance(self.fatal, VenueConfigError) else 1
         finally:
+            if store is not None:
+                await store.aclose()
             await rest.close()
             await db.dispose()
             ring.close()
@@ -226,7 +251,13 @@ class BrainService:
         used = 0
         for symbol in self.spec.symbols:
             before = first_open.get(symbol, end)
-            series = await store.load(symbol, self.spec.interval, None, before)
+            try:
+                series = await store.load(symbol, self.spec.interval, None, before)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                log.warning("database unreachable: indicators start without history (%s)", exc)
+                return
             if len(series) > bars:
                 series = series.slice(len(series) - bars, len(series))
             used += self.trader.warm(series)
@@ -265,6 +296,7 @@ class BrainService:
     ) -> None:
         trader = self.trader
         assert trader is not None
+        beats = 0
         while True:
             failure = router.failed()
             if failure is not None and self.fatal is None:
@@ -288,9 +320,14 @@ class BrainService:
                 latency_p99_ms=p99,
             )
             del trader.latencies_ms[:-LATENCY_WINDOW]
+            beats += 1
+            if trader.ledger is not None and beats % ACCOUNT_EVERY_BEATS == 0:
+                await trader.ledger.account(st, self.clock.now_ms() or wall_ms())
             await asyncio.sleep(self.spec.beat_interval_s)
 
 
+ACCOUNT_EVERY_BEATS = 10
+"""An account snapshot goes to the ledger every this many heartbeats (10 s by default)."""
 SEND_GRACE_S = 2.0
 """At shutdown, how long the orders decided on the ring's last candles may take to go out."""
 

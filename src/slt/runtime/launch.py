@@ -160,6 +160,7 @@ async def launch(settings: Settings, options: LaunchOptions) -> int:
             log_level=options.log_level,
             log_json=options.log_json,
             run_id=run_id,
+            session_id=run_id or f"{options.venue}-{uuid.uuid4().hex[:12]}",
         )
         policy = SupervisorPolicy(
             stuck_after_s=settings.live.stuck_after_s,

@@ -47,6 +47,13 @@ class RunSpec:
     run_id: str = ""
     """Set for a run whose venue starts fresh each time (the offline local exchange): the
     Brain's saved state is kept per run, so a new run never inherits an old run's orders."""
+    session_id: str = ""
+    """One `slt run` invocation: the ledger's run id in the database (restarted processes of
+    the invocation share it). Empty: the run id, or the venue kind when that is empty too."""
+
+    @property
+    def ledger_run_id(self) -> str:
+        return self.session_id or self.run_id or self.venue.kind
 
     @property
     def data_dir(self) -> Path:

@@ -125,9 +125,12 @@ class MLSymbolState:
         self.symbol = symbol
         self.strategy = strategy
         self.features = FeatureState(strategy.params)
+        self.last_row: F64 | None = None
+        """The features the last candle was scored on (the live ledger's experience rows)."""
 
     def update(self, candle: Candle) -> Signal | None:
         row = self.features.update(candle)[None, :]
+        self.last_row = row[0]
         strategy = self.strategy
         long, short = strategy.model.predict(row)
         cols = signal_columns(long, short, row, strategy.rule)
