@@ -170,6 +170,18 @@ class LiveConfig(BaseModel):
     ring_capacity: int = Field(65_536, ge=1024, le=4_194_304)
     status_every_s: float = Field(180.0, gt=0, description="the heartbeat status line")
     stuck_after_s: float = Field(30.0, gt=0, description="no heartbeat this long: restart")
+    close_retry_base_s: float = Field(
+        0.5, gt=0, le=60, description="a failed close is re-sent after about this, doubling"
+    )
+    close_retry_cap_s: float = Field(
+        30.0, gt=0, le=600, description="the longest wait between two tries of a close"
+    )
+    close_alert_after_s: float = Field(
+        60.0, gt=0, description="a close still failing this long raises an ALERT log line"
+    )
+    close_alert_every_s: float = Field(
+        60.0, gt=0, description="the ALERT line repeats at most this often while still failing"
+    )
 
 
 class Settings(BaseSettings):

@@ -7,15 +7,21 @@ Only refusals come back from here: a fill always arrives through the user-data s
   `OrderRejected` with Binance's code and keeps its state consistent (a stop that cannot rest
   makes it exit; an exit that failed gives the position its stop back);
 * a temporary failure (network, 5xx, rate limit) means the order was not placed: the same
-  event with code 0, so the engine does not wait for a fill that will never come;
+  event with code 0, so the engine does not wait for a fill that will never come — except for
+  an order that closes a position (`slt.live.closing.is_closing`): that one is retried under
+  the same client id until the exchange has it or refuses it for good (`Closer`), since the
+  engine's decision to be out stands; only the definitive refusal reaches the engine;
 * `OrderStateUnknown` (the order may have landed and even the lookup failed): no event; the
-  client id is remembered as *doubtful* and looked up again on the next reconciliation;
+  client id is remembered as *doubtful* and looked up again on the next reconciliation (a
+  close is looked up and retried at once instead; one whose retrying is cancelled at shutdown
+  is left doubtful);
 * a configuration error (keys, permissions) is fatal: it is raised, the process stops and
   the Orchestrator's restart budget decides what happens next.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -33,6 +39,7 @@ from slt.domain import (
     PlaceOrder,
     RecordTrade,
 )
+from slt.live.closing import Closer, is_closing
 from slt.rules import ExchangeRules
 from slt.venues.binance.errors import OrderRejected as VenueRejected
 from slt.venues.binance.errors import (
@@ -52,7 +59,8 @@ UNKNOWN_ORDER = -2011
 
 class Executor:
     """Sends commands; `order_of` finds the engine's copy of an order by client id (a cancel
-    must know whether the order is a conditional one, which lives on the algo endpoint)."""
+    must know whether the order is a conditional one, which lives on the algo endpoint).
+    `closer` retries closes (default: a `Closer` with the default `ClosePolicy`)."""
 
     def __init__(
         self,
@@ -60,11 +68,14 @@ class Executor:
         rules: ExchangeRules,
         marks: dict[str, float],
         clock: Callable[[], int],
+        *,
+        closer: Closer | None = None,
     ) -> None:
         self.rest = rest
         self.rules = rules
         self.marks = marks
         self.clock = clock
+        self.closer = closer or Closer(rest)
         self.sent = 0
         self.rejected: Counter[int] = Counter()
         self.doubtful: dict[str, OrderRequest] = {}
@@ -98,14 +109,30 @@ class Executor:
             log.log(level, command.kind.replace("%", "%%") + ": %s", command.message)
         return []
 
+    @property
+    def close_retries(self) -> int:
+        """Tries of a close after a failed one, since start (for the heartbeat)."""
+        return self.closer.retries
+
+    @property
+    def close_alerts(self) -> int:
+        """ALERT lines about a close that keeps failing, since start (for the heartbeat)."""
+        return self.closer.alerts
+
+    @property
+    def closes_pending(self) -> int:
+        """Closes being retried right now (for the heartbeat)."""
+        return self.closer.pending()
+
     async def _place(self, order: OrderRequest) -> list[Event]:
+        if is_closing(order):
+            return await self._close(order)
         mark = self.marks.get(order.symbol)
         if mark is None:
             try:
-                mark = float(await self.rest.last_price(order.symbol))
+                mark = await self._mark(order.symbol)
             except VenueError as exc:
                 return [self._refused(order, exc.code or 0, f"no price for the symbol: {exc}")]
-            self.marks[order.symbol] = mark
         try:
             if self.on_sent is not None:
                 self.on_sent(order)
@@ -121,6 +148,43 @@ class Executor:
             return []
         except VenueTemporaryError as exc:
             return [self._refused(order, exc.code or 0, f"not placed: {exc}")]
+        self._log_placed(order)
+        return []
+
+    async def _close(self, order: OrderRequest) -> list[Event]:
+        """Send a close until the exchange has it (`Closer`); only a definitive refusal comes
+        back to the engine. Runs in the symbol's lane, so other symbols go on meanwhile."""
+
+        async def send() -> None:
+            mark = self.marks.get(order.symbol)
+            if mark is None:
+                mark = await self._mark(order.symbol)
+            await self.rest.submit(order, self.rules.get(order.symbol), Decimal(repr(mark)))
+
+        if self.on_sent is not None:
+            self.on_sent(order)
+        self.sent += 1
+        try:
+            await self.closer.run(order, send)
+        except VenueConfigError:
+            raise
+        except VenueRejected as exc:
+            return [self._refused(order, exc.code or 0, str(exc))]
+        except asyncio.CancelledError:
+            # Shutdown: the close may or may not have landed; whoever runs next looks it up.
+            self.doubtful[order.client_id] = order
+            log.warning("close %s %s abandoned at shutdown", order.client_id, order.symbol)
+            raise
+        self._log_placed(order)
+        return []
+
+    async def _mark(self, symbol: str) -> float:
+        mark = float(await self.rest.last_price(symbol))
+        self.marks[symbol] = mark
+        return mark
+
+    @staticmethod
+    def _log_placed(order: OrderRequest) -> None:
         log.info(
             "order %s %s %s %s%s",
             order.client_id,
@@ -129,7 +193,6 @@ class Executor:
             order.type.value,
             f" qty {order.quantity}" if order.quantity is not None else " close-position",
         )
-        return []
 
     async def _cancel(self, command: CancelOrder, order: OrderRequest | None) -> list[Event]:
         conditional = order is not None and order.type in CONDITIONAL

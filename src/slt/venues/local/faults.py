@@ -4,11 +4,15 @@ REST faults are applied by the server's middleware to calls of known endpoints, 
 call is charged its weight and before its API key and signature are checked:
 
 - `rest_delay_ms`: every call waits this long before being answered (slow venue, timeouts).
-- `reject(n, ...)`: the next `n` calls (optionally only to some paths) get the given answer
-  instead of being handled, e.g. `UNKNOWN_503` — the "execution status unknown" case a client
-  must resolve by querying the order — or an injected `-1021` to exercise a time re-sync.
+- `reject(n, ...)`: the next `n` calls (optionally only to some paths and HTTP methods) get the
+  given answer instead of being handled, e.g. `UNKNOWN_503` — the "execution status unknown"
+  case a client must resolve by querying the order — or an injected `-1021` to exercise a time
+  re-sync.
   With `code=None` the body is the shape fapi sends for its gateway 503s, which carries no
   code: `{"timestamp": <ms>, "path": "/fapi/...", "msg": "..."}`.
+- `lose_answers(n, ...)`: the next `n` matching calls ARE handled (an order lands), but the client
+  gets `UNKNOWN_503` instead of the answer — the lost reply a client must resolve by looking the
+  order up, never by sending a second copy.
 - `clock_skew_ms`: added to the exchange's wall time (serverTime and the timestamp check), to
   simulate a client whose clock drifts from the venue's.
 
@@ -51,6 +55,12 @@ class Faults:
     """How many of the next matching REST calls get `rejection`."""
     reject_paths: frozenset[str] = frozenset()
     """Only calls to these paths are rejected (and counted); empty = every path."""
+    reject_methods: frozenset[str] = frozenset()
+    """Only calls with these HTTP methods are rejected (and counted); empty = every method."""
+    lost_next: int = 0
+    """How many of the next matching REST calls are handled but answered with `UNKNOWN_503`."""
+    lost_paths: frozenset[str] = frozenset()
+    lost_methods: frozenset[str] = frozenset()
     drop_ws_connections: bool = False
     """Streams: close every open WebSocket connection (and refuse new ones while set)."""
     stall_streams: set[str] = field(default_factory=set)
@@ -64,20 +74,43 @@ class Faults:
         rejection: Rejection = UNKNOWN_503,
         *,
         paths: Iterable[str] = (),
+        methods: Iterable[str] = (),
     ) -> None:
-        """Answer the next `n` REST calls (to `paths`, or any) with `rejection`."""
+        """Answer the next `n` REST calls (to `paths` with `methods`, or any) with `rejection`."""
         if n < 0:
             raise ValueError(f"cannot reject a negative number of calls ({n})")
         self.rejection = rejection
         self.reject_next = n
         self.reject_paths = frozenset(paths)
+        self.reject_methods = frozenset(m.upper() for m in methods)
 
-    def take_rejection(self, path: str) -> Rejection | None:
-        """The injected answer for a call to `path`, consuming one, or None to handle it."""
-        if self.reject_next <= 0 or (self.reject_paths and path not in self.reject_paths):
+    def take_rejection(self, path: str, method: str = "") -> Rejection | None:
+        """The injected answer for a `method` call to `path`, consuming one, or None to handle
+        it."""
+        if self.reject_next <= 0 or not _matches(
+            path, method, self.reject_paths, self.reject_methods
+        ):
             return None
         self.reject_next -= 1
         return self.rejection
+
+    def lose_answers(
+        self, n: int, *, paths: Iterable[str] = (), methods: Iterable[str] = ()
+    ) -> None:
+        """Handle the next `n` REST calls (to `paths` with `methods`, or any) but answer them
+        with `UNKNOWN_503`, as when the reply is lost after the matching engine acted."""
+        if n < 0:
+            raise ValueError(f"cannot lose a negative number of answers ({n})")
+        self.lost_next = n
+        self.lost_paths = frozenset(paths)
+        self.lost_methods = frozenset(m.upper() for m in methods)
+
+    def take_lost_answer(self, path: str, method: str = "") -> bool:
+        """Whether the answer to this handled call is to be lost (consuming one)."""
+        if self.lost_next <= 0 or not _matches(path, method, self.lost_paths, self.lost_methods):
+            return False
+        self.lost_next -= 1
+        return True
 
     def clear(self) -> None:
         """Every switch back off."""
@@ -85,6 +118,14 @@ class Faults:
         self.clock_skew_ms = 0
         self.reject_next = 0
         self.reject_paths = frozenset()
+        self.reject_methods = frozenset()
+        self.lost_next = 0
+        self.lost_paths = frozenset()
+        self.lost_methods = frozenset()
         self.drop_ws_connections = False
         self.stall_streams.clear()
         self.malformed_frames = 0
+
+
+def _matches(path: str, method: str, paths: frozenset[str], methods: frozenset[str]) -> bool:
+    return (not paths or path in paths) and (not methods or method.upper() in methods)

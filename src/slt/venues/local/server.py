@@ -36,7 +36,7 @@ from slt.venues.local.clock import ReplayClock, wall_ms
 from slt.venues.local.endpoints import Endpoint
 from slt.venues.local.errors import ApiError, api_error
 from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
-from slt.venues.local.faults import Faults, Rejection
+from slt.venues.local.faults import UNKNOWN_503, Faults, Rejection
 from slt.venues.local.limits import LimitConfig, Limits
 from slt.venues.local.market import MarketReplay
 from slt.venues.local.routes_public import PUBLIC_ENDPOINTS, server_time_ms
@@ -170,7 +170,7 @@ class _Dispatcher:
                 raise parse_error
             if faults.rest_delay_ms > 0:
                 await asyncio.sleep(faults.rest_delay_ms / 1000)
-            rejection = faults.take_rejection(request.path)
+            rejection = faults.take_rejection(request.path, request.method)
             if rejection is not None:
                 resp, code = _rejected(ex, rejection, request.path), rejection.code
             else:
@@ -183,6 +183,8 @@ class _Dispatcher:
                     resp = _json(await ep.handler(ex, checked.params))
                 finally:
                     CURRENT_API_KEY.reset(token)
+                if faults.take_lost_answer(request.path, request.method):
+                    resp, code = _rejected(ex, UNKNOWN_503, request.path), UNKNOWN_503.code
         except ApiError as e:
             resp, code = _error(e), e.code
         except Exception:
