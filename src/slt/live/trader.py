@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from slt.domain import (
     OrderRejected,
     OrderRequest,
     PlaceOrder,
+    RecordTrade,
     Timer,
+    TradeRecord,
 )
 from slt.engine.engine import Engine
 from slt.engine.state import EngineState
@@ -95,6 +97,8 @@ class Trader:
         self.all_latencies_ms: list[float] = []
         """Candle handed to the Brain → first order of the resulting step sent (wall ms)."""
         self.ledger: Ledger | None = None
+        self.on_trade: Callable[[TradeRecord], None] | None = None
+        """Told of every closed trade (the live learner counts them)."""
         self.entry_times: EntryTimes = {}
         """Entry times the database remembers for positions the engine may have lost (a
         restart without the snapshot): reconciliation adopts them instead of guessing."""
@@ -235,6 +239,10 @@ class Trader:
             self.state, commands = self.engine.step(before, e)
             if ledger is not None:
                 await ledger.after_step(e, before, self.state, commands)
+            if self.on_trade is not None:
+                for cmd in commands:
+                    if isinstance(cmd, RecordTrade):
+                        self.on_trade(cmd.trade)
             queue.extend(await self.run_commands(commands, received_ns))
             received_ns = None
 

@@ -14,7 +14,6 @@ an orderly SIGTERM, Feed first.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -26,7 +25,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import msgspec
-import numpy as np
 
 from slt.domain import Candle, Event
 from slt.domain.candle import interval_ms
@@ -49,9 +47,10 @@ from slt.runtime.brain_ledger import (
     settle,
 )
 from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
+from slt.runtime.latency import LATENCY_WINDOW, latency_percentiles, write_latencies
 from slt.runtime.shm import attach_ring, attach_shm
 from slt.runtime.spec import RunSpec
-from slt.runtime.strategy import NoChampionError, build_strategy
+from slt.runtime.strategy import NoChampionError, build_strategy, live_learner
 from slt.runtime.supervisor import EXIT_CONFIG, EXIT_OK
 from slt.storage import CandleStore, ResilientStore, create_engine, is_unavailable
 from slt.strategy.base import Strategy
@@ -98,6 +97,8 @@ class BrainService:
         self.trader: Trader | None = None
         self.fatal: BaseException | None = None
         self.warmed = False
+        self.swap_model: Callable[[], None] | None = None
+        """Puts a newly promoted champion to work (an ml run that retrains live)."""
 
     async def run(self) -> int:
         spec = self.spec
@@ -128,6 +129,10 @@ class BrainService:
             await ledger.writes.start_run(ledger.run_id, ledger.venue, wall_ms(), run_config(spec))
             store.start()
             trader.ledger = ledger
+            learner = live_learner(settings, spec.symbols, spec.interval, settings.live.strategy)
+            if learner is not None:
+                trader.on_trade = lambda t: learner.on_trade_closed(t, self.clock.now_ms())
+                self.swap_model = lambda: _swap_model(strategy, learner.poll())
             async with UserStreamClient(rest) as stream:
                 await stream.wait_connected(30)
                 await trader.reconcile_with(None)
@@ -171,6 +176,8 @@ class BrainService:
                     trader.save(durable=True)
                     await ledger.account(trader.state, self.clock.now_ms() or wall_ms())
                 await router.close()
+            if learner is not None:
+                await learner.aclose()
             if not await store.recover():
                 log.warning(
                     "database still unreachable at shutdown: %d ledger writes stay in %s and "
@@ -237,6 +244,8 @@ class BrainService:
             await self._warm(candles, store)
         for c in candles:
             self.clock.seen(c.close_time + 1)
+        if self.swap_model is not None:
+            self.swap_model()
         await self.trader.on_candles(candles, received)
 
     async def _warm(self, first: list[Candle], store: CandleStore) -> None:
@@ -332,6 +341,14 @@ SEND_GRACE_S = 2.0
 """At shutdown, how long the orders decided on the ring's last candles may take to go out."""
 
 
+def _swap_model(strategy: Strategy, promoted: object | None) -> None:
+    """A promoted champion replaces the model in place: each symbol's feature state stays
+    warm, and the next candle is scored by the new model (its signals name it)."""
+    if promoted is not None and hasattr(strategy, "model"):
+        strategy.model = promoted
+        log.info("now trading with the promoted model %s", getattr(promoted, "model_id", "?"))
+
+
 def _put_all(inbox: asyncio.Queue[Event]) -> Callable[[list[Event]], None]:
     def put(events: list[Event]) -> None:
         for e in events:
@@ -344,26 +361,6 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-LATENCY_WINDOW = 1000
-"""The heartbeat's latency percentiles cover the last this many orders."""
-
-
-def latency_percentiles(latencies_ms: list[float]) -> tuple[float, float]:
-    """Candle-received → order-sent p50 and p99 of the recent orders (0 before any)."""
-    if not latencies_ms:
-        return 0.0, 0.0
-    p50, p99 = np.percentile(latencies_ms[-LATENCY_WINDOW:], [50, 99])
-    return float(p50), float(p99)
-
-
-def write_latencies(path: Path, latencies_ms: list[float]) -> None:
-    """Every measured candle-to-order latency of this process's life (bench/live_latency.py
-    reads them): appended, so a restarted Brain adds to its predecessor's."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps([round(x, 4) for x in latencies_ms]) + "\n")
 
 
 async def load_rules(rest: BinanceRest) -> ExchangeRules:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from slt.config import Settings
 from slt.strategy.base import Strategy
 from slt.strategy.baseline import EmaAtrBaseline
+
+if TYPE_CHECKING:
+    from slt.live.learning import LiveLearner
 
 
 class NoChampionError(Exception):
@@ -27,3 +33,15 @@ async def build_strategy(settings: Settings, name: str) -> Strategy:
         )
     rule = SignalRule.from_config(settings.ml, settings.fees, relaxed=settings.relaxed_signal_mode)
     return MLStrategy(predictor, rule)
+
+
+def live_learner(
+    settings: Settings, symbols: Sequence[str], interval: str, name: str
+) -> LiveLearner | None:
+    """The retraining loop of an ml run (`slt.live.learning`); None for the baseline, whose
+    processes then never import the model stack."""
+    if name != "ml":
+        return None
+    from slt.live.learning import LiveLearner
+
+    return LiveLearner(settings, symbols, strategy=name, interval=interval)
