@@ -16,6 +16,7 @@ from slt.backtest.ml_run import prepare_ml
 from slt.backtest.report_terminal import render_summary
 from slt.cli_model import model_app, train_command
 from slt.cli_run import run_command
+from slt.cli_status import status_command
 from slt.cli_support import fail, parse_utc_ms
 from slt.config import ConfigError, load_settings
 from slt.data.commands import data_app
@@ -35,6 +36,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
 app.add_typer(exchange_app, name="exchange")
 app.command("run")(run_command)
+app.command("status")(status_command)
 console = Console()
 
 

@@ -50,8 +50,14 @@ STATS: dict[str, tuple[str, ...]] = {
         "orders_rejected",
         "latency_p50_ms",
         "latency_p99_ms",
+        "cache_l1_hit_rate",
+        "cache_l2_hit_rate",
+        "cache_hit_rate",
     ),
 }
+"""Each role's named stats. The `cache_*_hit_rate` ones are fractions (0.97 = 97 %), as
+`CacheCounts.rates()` gives them: l1 of all gets, l2 of the gets L1 missed, and overall
+(answered without going to the source); `slt status` shows them from the stored beat."""
 MAX_STATS = 16
 
 

@@ -16,6 +16,10 @@ remaining graces. Exit codes: `EXIT_OK` (0) after a requested shutdown, `EXIT_BU
 code itself (a configuration error: not restarted); in both the others are stopped gracefully
 first.
 
+Every `persist_every_s` it also copies the board to the database (`process_heartbeats`, in
+the background: see `HeartbeatPersister`), since `slt status` in another terminal cannot see
+shared memory; a final copy after the shutdown marks the processes STOPPED.
+
 Children ignore SIGINT (the terminal sends Ctrl-C to the whole process group; only the
 Orchestrator decides the order of the shutdown), log with their role, and stop themselves
 (SIGTERM) if the Orchestrator disappears without stopping them.
@@ -34,7 +38,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import shared_memory
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
@@ -43,9 +47,9 @@ from typing import TypeVar
 from slt.ipc.records import CANDLE_RECORD
 from slt.ipc.ring import RingBuffer
 from slt.logs import EVERY_TIME, flush_repeats, setup_logging
-from slt.runtime.heartbeat import ROLES, HeartbeatBoard, wall_ms
+from slt.runtime.heartbeat import ROLES, HeartbeatBoard, Phase, wall_ms
 from slt.runtime.spec import RunSpec
-from slt.runtime.status import ChildView, status_line
+from slt.runtime.status import ChildView, HeartbeatPersister, heartbeat_rows, status_line
 from slt.runtime.supervisor import (
     EXIT_BUDGET_SPENT,
     EXIT_CONFIG,
@@ -56,6 +60,7 @@ from slt.runtime.supervisor import (
     describe_exit,
     health,
 )
+from slt.storage.heartbeats import HeartbeatRow
 
 log = logging.LoggerAdapter(logging.getLogger("slt.orchestrator"), EVERY_TIME)
 """Every line of the Orchestrator is printed: they are few (restarts are budgeted) and one
@@ -156,6 +161,9 @@ class Orchestrator:
     draw: Callable[[], float] = random.random
     children: list[_Child] = field(default_factory=list)
     hurry: asyncio.Event = field(default_factory=asyncio.Event)
+    persist_every_s: float = 5.0
+    """How often the board is copied to the database for `slt status` (the status line's
+    minutes would make every beat there look stale; two small upserts are cheap)."""
     _ctx: SpawnContext = field(default_factory=lambda: multiprocessing.get_context("spawn"))
 
     async def run(self, stop: asyncio.Event) -> int:
@@ -172,13 +180,15 @@ class Orchestrator:
             ring.close()
             raise
         self.children = [_Child(plan) for plan in self.plans]
+        persister = HeartbeatPersister(self.spec.settings.effective_database_url)
         code = EXIT_OK
         try:
             for child in self.children:
                 self._start(child)
-            code = await self._watch(stop, ring, board)
+            code = await self._watch(stop, ring, board, persister)
         finally:
             await self._shutdown(ring)
+            await persister.close(self._final_rows(board))
             board.close()
             ring.close()
             log.info("shared memory released; exit code %d", code)
@@ -196,8 +206,15 @@ class Orchestrator:
         again = f" (restart {child.restarts})" if child.restarts else ""
         log.info("started %s, pid %s%s", child.role, proc.pid, again)
 
-    async def _watch(self, stop: asyncio.Event, ring: RingBuffer, board: HeartbeatBoard) -> int:
+    async def _watch(
+        self,
+        stop: asyncio.Event,
+        ring: RingBuffer,
+        board: HeartbeatBoard,
+        persister: HeartbeatPersister,
+    ) -> int:
         next_status = self.clock() + int(self.policy.status_every_s * 1000)
+        next_persist = self.clock()
         while not stop.is_set():
             now = self.clock()
             for child in self.children:
@@ -230,6 +247,9 @@ class Orchestrator:
                 log.info("%s", status_line(self._views(board), ring.depth(), now, ring.overruns))
                 flush_repeats()
                 next_status = now + int(self.policy.status_every_s * 1000)
+            if now >= next_persist:
+                persister.submit(heartbeat_rows(self.spec.ledger_run_id, self._views(board), now))
+                next_persist = now + int(self.persist_every_s * 1000)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.policy.poll_s)
         return EXIT_OK
@@ -291,8 +311,18 @@ class Orchestrator:
             pid = child.proc.pid if child.proc is not None else None
             beat = board.read(child.role)
             mine = beat if pid is not None and beat.pid == pid and beat.beats else None
-            views[child.role] = ChildView(child.role, pid, child.restarts, mine)
+            views[child.role] = ChildView(child.role, pid, child.restarts, mine, child.started_ms)
         return views
+
+    def _final_rows(self, board: HeartbeatBoard) -> list[HeartbeatRow]:
+        """After the shutdown: each process's last beat, marked STOPPED (none is alive now)."""
+        views = {}
+        for child in self.children:
+            beat = board.read(child.role)
+            if beat.beats:
+                stopped = replace(beat, phase=Phase.STOPPED)
+                views[child.role] = ChildView(child.role, beat.pid, child.restarts, stopped)
+        return heartbeat_rows(self.spec.ledger_run_id, views, self.clock())
 
     async def _shutdown(self, ring: RingBuffer) -> None:
         """Stop the children in plan order (module docstring), each within its grace."""

@@ -117,7 +117,11 @@ class FillOp(_Op, frozen=True, tag="fill"):
 
 
 class PositionOp(_Op, frozen=True, tag="position"):
-    """The open position of a symbol as of `updated_ms`; `side` LONG or SHORT."""
+    """The open position of a symbol as of `updated_ms`; `side` LONG or SHORT.
+
+    `mark_price` and `unrealized_pnl` are what the Brain last saw, for `slt status`; None when
+    the writer does not know them (a plan change between snapshots). They come last with
+    defaults so journal lines written before they existed still decode."""
 
     run_id: str
     symbol: str
@@ -131,6 +135,8 @@ class PositionOp(_Op, frozen=True, tag="position"):
     stop_client_id: str | None
     take_profit_price: Decimal | None
     updated_ms: int
+    mark_price: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
 
 
 class ClosePosition(_Op, frozen=True, tag="close_position"):
@@ -272,7 +278,15 @@ def fill_of(run_id: str, fill: Fill, trade_id: int | None = None) -> FillOp:
     )
 
 
-def position_of(run_id: str, position: Position, updated_ms: int) -> PositionOp:
+def position_of(
+    run_id: str, position: Position, updated_ms: int, *, with_mark: bool = False
+) -> PositionOp:
+    """The position's row; `with_mark` adds its mark price and the exact unrealised PnL at
+    that mark (for the periodic snapshot: a plan change alone leaves them out)."""
+    mark = _mark(position.mark_price) if with_mark else None
+    upnl = None
+    if mark is not None:
+        upnl = (mark - position.entry_price) * position.quantity * int(position.side)
     return PositionOp(
         run_id=run_id,
         symbol=position.symbol,
@@ -286,7 +300,14 @@ def position_of(run_id: str, position: Position, updated_ms: int) -> PositionOp:
         stop_client_id=position.stop_client_id or None,
         take_profit_price=position.take_profit_price,
         updated_ms=updated_ms,
+        mark_price=mark,
+        unrealized_pnl=upnl,
     )
+
+
+def _mark(price: float) -> Decimal | None:
+    """A float mark as the Decimal of its shortest repr; None when there is none yet (0)."""
+    return Decimal(repr(price)) if math.isfinite(price) and price > 0 else None
 
 
 def trade_of(run_id: str, trade: TradeRecord) -> TradeOp:

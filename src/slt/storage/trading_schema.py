@@ -1,4 +1,5 @@
-"""Query-side table definitions of the live trading tables (migration 0003 owns the DDL).
+"""Query-side table definitions of the live trading tables (migrations 0003 and 0004 own the
+DDL).
 
 Kept apart from `slt.storage.schema` so the live ledger can grow without touching the
 candle and backtest tables; the tables join the same `metadata`. `ExactDecimal` is the one
@@ -134,6 +135,8 @@ positions = Table(
     Column("take_profit_price", ExactDecimal, nullable=True),
     Column("updated_ms", BigInteger, nullable=False),
     Column("closed_ms", BigInteger, nullable=True),
+    Column("mark_price", ExactDecimal, nullable=True),
+    Column("unrealized_pnl", ExactDecimal, nullable=True),
 )
 
 live_trades = Table(
@@ -181,3 +184,19 @@ experience = Table(
     Column("exit_reason", String(32), nullable=True),
     Column("exit_time_ms", BigInteger, nullable=True),
 )
+
+process_heartbeats = Table(
+    "process_heartbeats",
+    metadata,
+    _run(),
+    Column("role", String(32), primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("beat_ms", BigInteger, nullable=False),
+    Column("beats", BigInteger, nullable=False),
+    Column("restarts", Integer, nullable=False),
+    Column("written_ms", BigInteger, nullable=False),
+    Column("stats", Text, nullable=False),
+)
+"""The newest heartbeat of each process of a run (telemetry, not ledger: not in RUN_TABLES)."""

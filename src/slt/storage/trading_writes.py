@@ -8,7 +8,10 @@ Idempotency is decided here, per table, from its natural key:
   'sent' never overwrites 'filled';
 * a position is the newest state of its (run, symbol): an upsert or close only applies when
   it is not older than the stored row (`updated_ms`), so applying a history twice ends on the
-  same row as applying it once;
+  same row as applying it once. An upsert without a mark keeps the stored `mark_price` (it is
+  still the symbol's last known price) but sets `unrealized_pnl` as given, even to None: a
+  PnL belongs to the size it was computed for, and a resize or a reopened position must not
+  show the old one (`slt status` computes it from the mark instead);
 * an end time or an experience's outcome is a plain set: repeating it sets the same value.
 
 An update whose row does not exist yet (a run's end before its start, an order update before
@@ -24,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Insert, Table, update
+from sqlalchemy import Insert, Table, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -160,7 +163,10 @@ async def _upsert_position(conn: AsyncConnection, op: PositionOp) -> None:
     row = _values(op)
     row["closed_ms"] = None
     stmt = _insert(conn, positions).values(**row)
-    changed = {k: stmt.excluded[k] for k in row if k not in ("run_id", "symbol")}
+    changed: dict[str, Any] = {
+        k: stmt.excluded[k] for k in row if k not in ("run_id", "symbol", "mark_price")
+    }
+    changed["mark_price"] = func.coalesce(stmt.excluded.mark_price, positions.c.mark_price)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[positions.c.run_id, positions.c.symbol],

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> None:
-    assert await current_revision(engine) == head_revision() == "0003"
-    assert await migrate(engine) == "0003"
+    assert await current_revision(engine) == head_revision() == "0004"
+    assert await migrate(engine) == "0004"
     async with engine.connect() as conn:
         for table in ("candles", "backtest_runs", "backtest_trades", "models", "alembic_version"):
             await conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}")
