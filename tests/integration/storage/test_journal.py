@@ -44,6 +44,8 @@ from slt.storage import (
     migrate,
 )
 
+from ...conftest import TcpProxy
+
 pytestmark = pytest.mark.integration
 
 PG_URL = os.environ.get(
@@ -207,52 +209,6 @@ async def test_replay_equals_direct_writes_and_runs_once(
 
 
 # -- real outages ------------------------------------------------------------------------------
-class Proxy:
-    """A TCP forwarder to the PostgreSQL server that the test can stop (cutting every open
-    connection and refusing new ones) and start again on the same port."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._links: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, "127.0.0.1", self.port, reuse_address=True
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._links):
-            writer.transport.abort()
-        self._links.clear()
-        await self._server.wait_closed()
-        self._server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._links |= {writer, up_writer}
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
-
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        finally:
-            self._links.discard(dst)
-            dst.transport.abort()
-
-
 class FakeClock:
     """Monotonic seconds the test moves by hand, so backoff and warning rates are exact."""
 
@@ -264,7 +220,7 @@ class FakeClock:
 
 
 @pytest.fixture
-async def pg_proxied() -> AsyncIterator[tuple[Proxy, AsyncEngine, AsyncEngine]]:
+async def pg_proxied() -> AsyncIterator[tuple[TcpProxy, AsyncEngine, AsyncEngine]]:
     """(proxy, engine through the proxy, direct engine) on a fresh migrated schema."""
     url = make_url(PG_URL)
     dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -275,7 +231,7 @@ async def pg_proxied() -> AsyncIterator[tuple[Proxy, AsyncEngine, AsyncEngine]]:
     schema = f"slt_test_{uuid.uuid4().hex[:16]}"
     direct = create_engine(url, schema=schema)
     await migrate(direct)
-    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.start()
     proxied = create_engine(url.set(host="127.0.0.1", port=proxy.port), schema=schema)
     try:
@@ -341,7 +297,7 @@ async def _maybe_await(value: object) -> None:
 
 
 async def test_postgres_outage_loses_nothing(
-    pg_proxied: tuple[Proxy, AsyncEngine, AsyncEngine],
+    pg_proxied: tuple[TcpProxy, AsyncEngine, AsyncEngine],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -381,7 +337,7 @@ async def test_sqlite_outage_loses_nothing(
 
 
 async def test_background_retry_drains_the_journal(
-    pg_proxied: tuple[Proxy, AsyncEngine, AsyncEngine], tmp_path: Path
+    pg_proxied: tuple[TcpProxy, AsyncEngine, AsyncEngine], tmp_path: Path
 ) -> None:
     proxy, proxied, direct = pg_proxied
     store = ResilientStore(
