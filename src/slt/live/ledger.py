@@ -210,21 +210,17 @@ class Ledger:
         )
 
     async def account(self, state: EngineState, time_ms: int) -> None:
-        """A snapshot of the account (and the positions with their current marks)."""
+        """A snapshot of the account, and each open position with its current mark and
+        unrealised PnL (what `slt status` shows)."""
         equity = Decimal(repr(state.equity()))
         available = Decimal(repr(state.available()))
-        await self._apply(
-            [
-                AccountSnapshot(
-                    self.run_id,
-                    time_ms,
-                    state.balance,
-                    equity,
-                    available,
-                    len(state.positions),
-                )
-            ]
-        )
+        ops: list[WriteOp] = [
+            AccountSnapshot(
+                self.run_id, time_ms, state.balance, equity, available, len(state.positions)
+            )
+        ]
+        ops += [position_of(self.run_id, p, time_ms, with_mark=True) for p in state.positions]
+        await self._apply(ops)
 
 
 __all__ = ["HasFeatures", "Ledger", "order_status_ops", "plan_of", "position_ops"]

@@ -18,7 +18,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +31,7 @@ from slt.engine.engine import Engine
 from slt.ipc import RingBuffer
 from slt.ipc.records import CANDLE_RECORD, candles_of, received_ns
 from slt.live import snapshot
+from slt.live.closing import ClosePolicy, Closer
 from slt.live.execution import Executor
 from slt.live.routing import OrderRouter
 from slt.live.snapshot import SnapshotError
@@ -39,6 +39,7 @@ from slt.live.trader import Trader, fetch_view, usdt_wallet
 from slt.live.translate import StreamTranslator
 from slt.rules import ExchangeRules, load_exchange_rules
 from slt.rules.parsing import brackets_from_binance_reply
+from slt.runtime.brain_cache import first_marks, remember_candles
 from slt.runtime.brain_ledger import (
     migrate_or_warn,
     open_ledger,
@@ -48,11 +49,13 @@ from slt.runtime.brain_ledger import (
 )
 from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
 from slt.runtime.latency import LATENCY_WINDOW, latency_percentiles, write_latencies
+from slt.runtime.market_clock import MarketClock
 from slt.runtime.shm import attach_ring, attach_shm
 from slt.runtime.spec import RunSpec
 from slt.runtime.strategy import NoChampionError, build_strategy, live_learner
 from slt.runtime.supervisor import EXIT_CONFIG, EXIT_OK
 from slt.storage import CandleStore, ResilientStore, create_engine, is_unavailable
+from slt.storage.cache_market import MarketCache, open_market_cache
 from slt.strategy.base import Strategy
 from slt.venues.binance.errors import VenueConfigError
 from slt.venues.binance.governor_stores import shared_governor
@@ -69,24 +72,6 @@ def state_path(spec: RunSpec) -> Path:
     return spec.data_dir / "live" / name / "brain-state.json"
 
 
-class MarketClock:
-    """Market time: the last candle close, moved on by wall time × the venue's speed."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self.base_ms = 0
-        self.base_wall = time.monotonic()
-
-    def seen(self, close_ms: int) -> None:
-        if close_ms > self.now_ms():
-            self.base_ms, self.base_wall = close_ms, time.monotonic()
-
-    def now_ms(self) -> int:
-        if self.base_ms == 0:
-            return wall_ms() if self.speed == 1 else 0
-        return self.base_ms + int((time.monotonic() - self.base_wall) * 1000 * self.speed)
-
-
 class BrainService:
     def __init__(self, spec: RunSpec, strategy: Strategy | None = None) -> None:
         self.spec = spec
@@ -97,6 +82,7 @@ class BrainService:
         self.trader: Trader | None = None
         self.fatal: BaseException | None = None
         self.warmed = False
+        self.cache: MarketCache = open_market_cache(spec.settings)
         self.swap_model: Callable[[], None] | None = None
         """Puts a newly promoted champion to work (an ml run that retrains live)."""
 
@@ -123,6 +109,11 @@ class BrainService:
             strategy = self.strategy or await build_strategy(settings, settings.live.strategy)
             trader = await self._trader(rest, rules, strategy)
             self.trader = trader
+            marks = await first_marks(
+                self.cache, CandleStore(db), spec.symbols, spec.interval, await rest.server_time()
+            )
+            for symbol, mark in marks.items():
+                trader.marks.setdefault(symbol, mark)
             recalled = await recall_or_nothing(db, spec)
             trader.entry_times = recalled.entry_times()
             ledger, store = open_ledger(spec, db, state_path(spec))
@@ -192,6 +183,7 @@ class BrainService:
                 return EXIT_OK
             return EXIT_CONFIG if isinstance(self.fatal, VenueConfigError) else 1
         finally:
+            await self.cache.aclose()
             if store is not None:
                 await store.aclose()
             await rest.close()
@@ -215,7 +207,8 @@ class BrainService:
             # Client ids come from the sequence: start a fresh state past any id an earlier
             # run on this account could have used.
             state = msgspec.structs.replace(state, seq=wall_ms() * 1000)
-        executor = Executor(rest, rules, {}, self.clock.now_ms)
+        closer = Closer(rest, ClosePolicy.from_live(settings.live))
+        executor = Executor(rest, rules, {}, self.clock.now_ms, closer=closer)
         return Trader(
             engine,
             strategy,
@@ -247,6 +240,7 @@ class BrainService:
         if self.swap_model is not None:
             self.swap_model()
         await self.trader.on_candles(candles, received)
+        await remember_candles(self.cache, self.spec.interval, candles)  # after the orders
 
     async def _warm(self, first: list[Candle], store: CandleStore) -> None:
         """Each symbol's strategy state starts from stored history before the first candle."""
@@ -314,6 +308,7 @@ class BrainService:
                 self.stop.set()
             st = trader.state
             p50, p99 = latency_percentiles(trader.latencies_ms)
+            rates = self.cache.hit_rates()
             board.beat(
                 "brain",
                 equity=st.equity(),
@@ -327,6 +322,11 @@ class BrainService:
                 orders_rejected=sum(trader.executor.rejected.values()),
                 latency_p50_ms=p50,
                 latency_p99_ms=p99,
+                cache_l1_hit_rate=rates["l1"],
+                cache_l2_hit_rate=rates["l2"],
+                cache_hit_rate=rates["overall"],
+                close_retries=trader.executor.close_retries,
+                close_alerts=trader.executor.close_alerts,
             )
             del trader.latencies_ms[:-LATENCY_WINDOW]
             beats += 1

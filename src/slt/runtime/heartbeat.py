@@ -53,6 +53,8 @@ STATS: dict[str, tuple[str, ...]] = {
         "cache_l1_hit_rate",
         "cache_l2_hit_rate",
         "cache_hit_rate",
+        "close_retries",
+        "close_alerts",
     ),
 }
 """Each role's named stats. The `cache_*_hit_rate` ones are fractions (0.97 = 97 %), as
