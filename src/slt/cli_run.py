@@ -44,12 +44,21 @@ def run_command(
         str | None,
         typer.Option(help="Offline: trade on a running `slt exchange serve` (give its --speed)"),
     ] = None,
+    flatten: Annotated[
+        bool,
+        typer.Option(
+            "--flatten",
+            help="On shutdown, close every open position and wait for the exchange to confirm "
+            "(up to live.flatten_timeout_s)",
+        ),
+    ] = False,
 ) -> None:
     """Trade: offline against the built-in exchange by default, or on Binance.
 
     Offline needs nothing: the local exchange replays the stored candles (the bundled sample
     on a fresh install) at an accelerated clock, and the system trades them in paper mode.
-    Stop with Ctrl-C or SIGTERM: the Feed stops, the Brain saves its state, exit 0.
+    Stop with Ctrl-C or SIGTERM: the Feed stops, the Brain saves its state, exit 0. Open
+    positions stay open (their stops rest on the exchange) unless --flatten is given.
     """
     kind: VenueKind
     if venue == "local":
@@ -88,6 +97,7 @@ def run_command(
                     log_level=log_level,
                     port=port,
                     exchange_url=exchange_url,
+                    flatten=flatten,
                 ),
             )
         )

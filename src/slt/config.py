@@ -182,6 +182,9 @@ class LiveConfig(BaseModel):
     close_alert_every_s: float = Field(
         60.0, gt=0, description="the ALERT line repeats at most this often while still failing"
     )
+    flatten_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="--flatten: how long shutdown waits for the closes"
+    )
 
 
 class Settings(BaseSettings):

@@ -51,6 +51,8 @@ class ExitReason(StrEnum):
     ROTATION = "rotation"
     LIQUIDATION = "liquidation"
     END_OF_DATA = "end_of_data"
+    SHUTDOWN = "shutdown"
+    """`slt run --flatten`: every position closed when the run stops."""
 
 
 class RejectReason(StrEnum):

@@ -29,6 +29,7 @@ from slt.domain import (
     CandleSeries,
     Command,
     Event,
+    ExitReason,
     OrderFilled,
     OrderRejected,
     OrderRequest,
@@ -267,6 +268,18 @@ class Trader:
                 received_ns = None
             events.extend(await self.executor.execute(cmd, self.order_of))
         return events
+
+    async def flatten(self, now_ms: int) -> int:
+        """Close every open position at market and cancel entries in flight (`slt run
+        --flatten` at shutdown); returns how many positions were open. The closes retry until
+        the exchange has them (`slt.live.closing`); their fills arrive as usual."""
+        before = self.state
+        self.state, commands = self.engine.close_all(before, now_ms, ExitReason.SHUTDOWN)
+        if self.ledger is not None:
+            await self.ledger.after_step(None, before, self.state, commands)
+        for e in await self.run_commands(commands):
+            await self.apply(e)
+        return len(before.positions)
 
     def sent_after(self, latency_ms: float) -> None:
         """One candle-to-order latency measured (the heartbeat and the bench read them)."""

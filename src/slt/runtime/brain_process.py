@@ -47,6 +47,7 @@ from slt.runtime.brain_ledger import (
     run_config,
     settle,
 )
+from slt.runtime.brain_shutdown import flatten
 from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
 from slt.runtime.latency import LATENCY_WINDOW, latency_percentiles, write_latencies
 from slt.runtime.market_clock import MarketClock
@@ -159,6 +160,9 @@ class BrainService:
                     await self._drain(ring, CandleStore(db))
                 if not await router.drain(SEND_GRACE_S):
                     log.warning("%d orders still unsent at shutdown", router.pending())
+                if spec.flatten:
+                    now = self.clock.now_ms() or wall_ms()
+                    await flatten(trader, self.lock, now, settings.live.flatten_timeout_s)
                 await asyncio.sleep(0)  # let the last answers reach the inbox
                 await _cancel(answers)
                 async with self.lock:

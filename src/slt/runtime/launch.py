@@ -10,6 +10,7 @@ testnet or production, with the API key and secret taken from the environment on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -52,6 +53,8 @@ class LaunchOptions:
     exchange_url: str | None = None
     """Offline: use the local exchange already serving here (`slt exchange serve`) instead of
     starting one; its replay speed must be given as `live.replay_speed`."""
+    flatten: bool = False
+    """Close every open position on shutdown (the Brain's stop grace grows to allow it)."""
 
 
 def credentials(env: Mapping[str, str]) -> tuple[str, str]:
@@ -161,11 +164,16 @@ async def launch(settings: Settings, options: LaunchOptions) -> int:
             log_json=options.log_json,
             run_id=run_id,
             session_id=run_id or f"{options.venue}-{uuid.uuid4().hex[:12]}",
+            flatten=options.flatten,
         )
         policy = SupervisorPolicy(
             stuck_after_s=settings.live.stuck_after_s,
             status_every_s=settings.live.status_every_s,
         )
+        if options.flatten:
+            policy = dataclasses.replace(
+                policy, brain_stop_s=policy.brain_stop_s + settings.live.flatten_timeout_s
+            )
         return await supervise(spec, default_plans(), policy)
     finally:
         if exchange is not None:

@@ -51,6 +51,9 @@ class RunSpec:
     """One `slt run` invocation: the ledger's run id in the database (restarted processes of
     the invocation share it). Empty: the run id, or the venue kind when that is empty too."""
 
+    flatten: bool = False
+    """On shutdown the Brain closes every open position and waits for the fills."""
+
     @property
     def ledger_run_id(self) -> str:
         return self.session_id or self.run_id or self.venue.kind

@@ -190,3 +190,48 @@ async def test_keys_the_venue_refuses_stop_the_brain_with_the_no_restart_code(
     spec = _spec(tmp_path, port, ring, board)
     wrong = replace(spec, venue=replace(spec.venue, secret="not-the-secret"))
     assert await asyncio.wait_for(_main(wrong), 30) == EXIT_CONFIG
+
+
+async def test_flatten_on_shutdown_closes_through_refusals_with_one_client_id(
+    tmp_path: Path,
+    exchange: tuple[LocalExchange, int],
+    shared: tuple[RingBuffer, HeartbeatBoard],
+    btc: CandleSeries,
+) -> None:
+    from dataclasses import replace
+
+    from slt.domain import ExitReason
+    from slt.venues.local.faults import UNKNOWN_503
+
+    ex, port = exchange
+    ring, board = shared
+    spec = replace(_spec(tmp_path, port, ring, board), flatten=True)
+    brain = BrainService(spec, strategy=LongOnce())
+    task = asyncio.create_task(brain.run())
+    await _until(lambda: brain.trader is not None and board.read("brain").beats > 0)
+    i = int((START - btc.open_time[0]) // 60_000) - 1
+    assert ring.write(candle_bytes(btc.candle(i)))
+    await _until(lambda: brain.trader is not None and len(brain.trader.state.positions) == 1)
+    await _until(lambda: brain.trader is not None and len(brain.trader.state.orders) >= 2)
+    trader = brain.trader
+    assert trader is not None
+    sent_before = len(ex.limits.requests("/fapi/v1/order"))
+    # the exchange fails the next two order requests: the close must go through anyway
+    ex.faults.reject(2, UNKNOWN_503, paths=["/fapi/v1/order"], methods=["POST"])
+
+    brain.stop.set()
+    assert await asyncio.wait_for(task, 30) == 0
+    assert ex.account.positions["BTCUSDT"].amount == 0
+    trades = [t.trade for t in trader.executor.trades]
+    assert [t.exit_reason for t in trades] == [ExitReason.SHUTDOWN]
+    posts = [r for r in ex.limits.requests("/fapi/v1/order")[sent_before:] if r.method == "POST"]
+    assert len(posts) >= 3 and [r.status for r in posts][-1] == 200
+    exits = {
+        cid
+        for by_id in ex.account.orders.values()
+        for cid in [o.client_id for o in by_id.values()]
+        if cid.endswith("-EX")
+    }
+    assert len(exits) == 1, exits
+    assert trader.executor.close_retries >= 1
+    assert not trader.state.positions
