@@ -11,9 +11,12 @@ take-profit, trailing or signal reversal, and a 30-minute holding limit (30 s of
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sys
 import time
+from asyncio.subprocess import PIPE
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from sqlalchemy import select
 from slt.storage import create_engine
 from slt.storage.trading_schema import fills, live_trades, orders, positions
 
-from .conftest import StartRun, local_exchange
+from .conftest import Run, StartRun, local_exchange
 
 pytestmark = pytest.mark.slow
 SPEED = 60.0
@@ -62,6 +65,30 @@ async def _poll(url: str, query: Any, timeout: float) -> list[Any]:
         await asyncio.sleep(0.5)
 
 
+async def _status_shows(run: Run, database_url: str, symbol: str, entry_ms: int) -> None:
+    """`slt status --json` from another process, while the run trades: the position with its
+    entry time and time left, and both processes' recent heartbeats."""
+    slt = Path(sys.executable).with_name("slt")
+    env = {**os.environ, "SLT_DATA_DIR": str(run.data_dir), "SLT_DATABASE_URL": database_url}
+    deadline = time.monotonic() + 30
+    while True:
+        proc = await asyncio.create_subprocess_exec(
+            str(slt), "status", "--json", env=env, stdout=PIPE, stderr=PIPE, cwd=run.data_dir.parent
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        report = json.loads(out)
+        held = [p for p in report["positions"] if p["symbol"] == symbol]
+        roles = {p["role"] for p in report["processes"] if not p["stale"]}
+        if held and roles == {"feed", "brain"} and held[0]["mark_price"] is not None:
+            break
+        assert time.monotonic() < deadline, report
+        await asyncio.sleep(1)
+    assert held[0]["entry_time_ms"] == entry_ms
+    assert 0 < held[0]["time_left_ms"] <= HOLD_MS
+    assert report["account"] is not None and report["run"]["venue"] == "local"
+
+
 async def test_time_exit_fires_on_schedule_after_sigkill_and_a_lost_state_file(
     tmp_path: Path, start_slt_run: StartRun, database_url: str
 ) -> None:
@@ -75,6 +102,7 @@ async def test_time_exit_fires_on_schedule_after_sigkill_and_a_lost_state_file(
         stored = await _poll(database_url, select(positions).where(*open_row), 30)
         assert stored, f"no open {symbol} position in the database:\n{run.text()[-3000:]}"
         entry_ms = int(stored[0]["entry_time_ms"])
+        await _status_shows(run, database_url, symbol, entry_ms)
 
         mark = len(run.text())
         os.kill(run.brain_pid(), signal.SIGKILL)
