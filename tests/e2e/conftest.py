@@ -19,12 +19,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from slt.data.csv_import import parse_file
 from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
+from slt.storage import create_engine
 from slt.venues.local.assemble import RunningExchange, build_local_exchange, start_local_exchange
 from slt.venues.local.exchange import LocalExchange
 
@@ -129,6 +131,16 @@ async def start_slt_run(tmp_path: Path) -> AsyncIterator[StartRun]:
                 os.killpg(run.proc.pid, signal.SIGKILL)  # whatever is left, children included
             if run.proc.returncode is None:
                 await run.proc.wait()
+
+
+async def db_rows(url: str, query: Any) -> list[Any]:
+    """The rows of `query` on the database at `url` (a short-lived engine of its own)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(query)).mappings())
+    finally:
+        await engine.dispose()
 
 
 def _dsn(url: str) -> str:

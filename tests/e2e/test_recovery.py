@@ -24,10 +24,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from slt.storage import create_engine
 from slt.storage.trading_schema import fills, live_trades, orders, positions
 
-from .conftest import Run, StartRun, local_exchange
+from .conftest import Run, StartRun, db_rows, local_exchange
 
 pytestmark = pytest.mark.slow
 SPEED = 60.0
@@ -47,19 +46,10 @@ ENV = {
 }
 
 
-async def _rows(url: str, query: Any) -> list[Any]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(query)).mappings())
-    finally:
-        await engine.dispose()
-
-
 async def _poll(url: str, query: Any, timeout: float) -> list[Any]:
     deadline = time.monotonic() + timeout
     while True:
-        rows = await _rows(url, query)
+        rows = await db_rows(url, query)
         if rows or time.monotonic() > deadline:
             return rows
         await asyncio.sleep(0.5)
@@ -130,9 +120,9 @@ async def test_time_exit_fires_on_schedule_after_sigkill_and_a_lost_state_file(
         sent += [a.client_algo_id for a in ex.account.algos.values()]
         ours = [cid for cid in sent if cid.startswith("slt-")]
         assert [cid for cid, n in Counter(ours).items() if n > 1] == []
-        recorded = {r["client_id"] for r in await _rows(database_url, select(orders.c.client_id))}
+        recorded = {r["client_id"] for r in await db_rows(database_url, select(orders.c.client_id))}
         assert set(ours) <= recorded, set(ours) - recorded
-        entry_fills = await _rows(
+        entry_fills = await db_rows(
             database_url, select(fills).where(fills.c.client_id == found.group(1))
         )
         assert entry_fills, "the entry's fill is not in the database"
