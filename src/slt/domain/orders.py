@@ -47,7 +47,14 @@ def client_order_id(seq: int, purpose: OrderPurpose) -> str:
 
 
 class Fill(msgspec.Struct, frozen=True):
-    """One execution. `fee` is a positive cost in the margin asset (USDT)."""
+    """One execution. `fee` is a positive cost in the margin asset (USDT).
+
+    `trade_id` is the venue's id of the execution (Binance's `t` on the stream, `id` in
+    `GET /fapi/v1/userTrades`), unique per symbol: it is what lets a fill heard on the stream
+    and the same fill read back over REST after a crash be recognised as one
+    (`slt.storage.trading_ops.fill_key`). None when the venue did not say (simulated venues,
+    fills saved before the field existed); it is last and optional so every existing caller
+    and saved snapshot still decodes."""
 
     client_id: str
     symbol: str
@@ -58,3 +65,4 @@ class Fill(msgspec.Struct, frozen=True):
     time_ms: int
     maker: bool = False
     liquidation: bool = False
+    trade_id: int | None = None

@@ -6,6 +6,9 @@ fill is counted exactly once whichever way the order went out. A triggered condi
 exchange chose: its `ALGO_UPDATE X=TRIGGERED` names that order (`ai`), and from then on the
 regular order's fills and cancels are reported under the algo order's client id, the one the
 engine knows.
+
+Each fill carries the execution's trade id (`t`), the key under which the ledger stores it, so
+a fill read back over REST after a crash (`slt.live.backfill`) is recognised as the same one.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class StreamTranslator:
                 fee=fee,
                 time_ms=o.T or event.T,
                 liquidation=client_id.startswith(LIQUIDATION_PREFIXES),
+                trade_id=o.t or None,
             )
             return [OrderFilled(fill)]
         if o.x in _GONE or o.X in _GONE:

@@ -49,6 +49,7 @@ _CALLS: dict[str, tuple[str, int, bool]] = {
     "exchange_info": ("fapiPublicGetExchangeInfo", 1, False),
     "ticker_24hr": ("fapiPublicGetTicker24hr", 1, False),
     "ticker_price": ("fapiPublicGetTickerPrice", 1, False),
+    "premium_index": ("fapiPublicGetPremiumIndex", 1, False),
     "new_order": ("fapiPrivatePostOrder", 0, True),
     "new_algo_order": ("fapiPrivatePostAlgoOrder", 0, True),
     "query_order": ("fapiPrivateGetOrder", 1, False),
@@ -57,6 +58,8 @@ _CALLS: dict[str, tuple[str, int, bool]] = {
     "cancel_algo_order": ("fapiPrivateDeleteAlgoOrder", 1, True),
     "open_orders": ("fapiPrivateGetOpenOrders", 1, False),
     "open_algo_orders": ("fapiPrivateGetOpenAlgoOrders", 1, False),
+    "user_trades": ("fapiPrivateGetUserTrades", 5, False),
+    "all_orders": ("fapiPrivateGetAllOrders", 5, False),
     "positions": ("fapiPrivateV2GetPositionRisk", 5, False),
     "account": ("fapiPrivateV2GetAccount", 5, False),
     "leverage": ("fapiPrivatePostLeverage", 1, False),
@@ -67,6 +70,11 @@ _CALLS: dict[str, tuple[str, int, bool]] = {
 }
 _NO_SYMBOL_WEIGHT = {"open_orders": 40, "open_algo_orders": 40, "ticker_24hr": 40}
 CONDITIONAL_TYPES = frozenset({"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT"})
+HISTORY_WINDOW_MS = 7 * 86_400_000 - 1
+"""The longest span (end − start, both ends included) of one userTrades/allOrders request:
+Binance allows at most 7 days for userTrades and less than 7 days for allOrders."""
+HISTORY_PAGE = 1000
+"""The most rows userTrades and allOrders answer per request."""
 
 
 def make_ccxt(urls: VenueUrls, api_key: str, secret: str, timeout_s: float) -> Any:
@@ -208,6 +216,12 @@ class BinanceRest:
         of the symbol arrived (a stop placed by reconciliation right after a restart)."""
         return Decimal(str((await self._call("ticker_price", {"symbol": symbol}))["price"]))
 
+    async def market_time_ms(self, symbol: str) -> int:
+        """The venue's market time (`time` of GET /fapi/v1/premiumIndex, weight 1): on Binance
+        the server's clock, on the local exchange the replay's clock, which its `serverTime`
+        (wall time, for signing) is not. The `now_ms` to read account history up to."""
+        return int((await self._call("premium_index", {"symbol": symbol}))["time"])
+
     # account -------------------------------------------------------------------------------------
     async def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
         return dict(await self._call("leverage", {"symbol": symbol, "leverage": str(leverage)}))
@@ -225,6 +239,76 @@ class BinanceRest:
     async def open_algo_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         params = {"symbol": symbol} if symbol else {}
         return list(await self._call("open_algo_orders", params))
+
+    # account history -----------------------------------------------------------------------------
+    async def user_trades(
+        self, symbol: str, start_ms: int, end_ms: int | None = None, *, limit: int = HISTORY_PAGE
+    ) -> list[dict[str, Any]]:
+        """Every execution of the account on `symbol` with `start_ms` ≤ time ≤ `end_ms`
+        (default: now by this client's clock), oldest first, as GET /fapi/v1/userTrades rows.
+
+        The span is cut into windows the 7-day rule allows (weight 5 each); a full page goes on
+        with `fromId` after its last trade (a time-based next page could split the trades of
+        one millisecond), keeping what still falls in the window."""
+        out: dict[int, dict[str, Any]] = {}
+        for lo, hi in self._windows(start_ms, end_ms):
+            page = await self._call(
+                "user_trades", {"symbol": symbol, "startTime": lo, "endTime": hi, "limit": limit}
+            )
+            while True:
+                rows = [dict(r) for r in page]
+                out.update((int(r["id"]), r) for r in rows if lo <= int(r["time"]) <= hi)
+                if len(rows) < limit or any(int(r["time"]) > hi for r in rows):
+                    break
+                after = max(int(r["id"]) for r in rows) + 1
+                page = await self._call(
+                    "user_trades", {"symbol": symbol, "fromId": after, "limit": limit}
+                )
+        return sorted(out.values(), key=lambda r: (int(r["time"]), int(r["id"])))
+
+    async def all_orders(
+        self, symbol: str, start_ms: int, end_ms: int | None = None, *, limit: int = HISTORY_PAGE
+    ) -> list[dict[str, Any]]:
+        """Every order of the account on `symbol` created from `start_ms` to `end_ms` (default:
+        now by this client's clock), oldest first, as GET /fapi/v1/allOrders rows (Binance
+        drops unfilled cancelled orders after 3 days and every order after 90). Windows as
+        `user_trades`; a full page goes on from the next order id within the same window
+        (`orderId` together with `startTime`/`endTime`: the local exchange intersects them;
+        Binance documents each alone, not the pair)."""
+        out: dict[int, dict[str, Any]] = {}
+        for lo, hi in self._windows(start_ms, end_ms):
+            args: dict[str, Any] = {"symbol": symbol, "startTime": lo, "endTime": hi}
+            while True:
+                rows = [dict(r) for r in await self._call("all_orders", {**args, "limit": limit})]
+                out.update((int(r["orderId"]), r) for r in rows)
+                if len(rows) < limit:
+                    break
+                args["orderId"] = max(int(r["orderId"]) for r in rows) + 1
+        return [out[k] for k in sorted(out)]
+
+    async def order_by_id(self, symbol: str, order_id: int) -> dict[str, Any] | None:
+        """GET /fapi/v1/order by the exchange's order id (weight 1); None when unknown."""
+        try:
+            return dict(await self._call("query_order", {"symbol": symbol, "orderId": order_id}))
+        except VenueError as exc:
+            if exc.code == -2013:
+                return None
+            raise
+
+    def _windows(self, start_ms: int, end_ms: int | None) -> list[tuple[int, int]]:
+        """[start, end] cut into consecutive spans of at most `HISTORY_WINDOW_MS`."""
+        end = self.now_ms() if end_ms is None else end_ms
+        spans: list[tuple[int, int]] = []
+        lo = start_ms
+        while lo <= end:
+            hi = min(lo + HISTORY_WINDOW_MS, end)
+            spans.append((lo, hi))
+            lo = hi + 1
+        return spans
+
+    def now_ms(self) -> int:
+        """This client's clock corrected by the offset `sync_time` measured (server time)."""
+        return int(self.client.milliseconds()) - int(self.client.options.get("timeDifference", 0))
 
     async def new_listen_key(self) -> str:
         return str((await self._call("listen_key"))["listenKey"])

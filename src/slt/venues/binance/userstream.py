@@ -49,6 +49,8 @@ class OrderUpdate(msgspec.Struct, frozen=True):
     n: str = "0"
     N: str | None = None
     T: int = 0
+    t: int = 0
+    """Trade id of this execution (0 on events that are not a trade)."""
     R: bool = False
     rp: str = "0"
     ps: str = "BOTH"

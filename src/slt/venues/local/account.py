@@ -35,6 +35,7 @@ from slt.venues.local.account_book import AccountBook, SymbolConfig
 from slt.venues.local.errors import api_error
 from slt.venues.local.order_params import parse_algo, parse_order
 from slt.venues.local.orders import ZERO, AlgoOrder, Order
+from slt.venues.local.trades import Trade
 
 ENTRY_QUANTUM = Decimal("0.00000001")
 
@@ -157,6 +158,34 @@ class Account(AccountBook):
         n = self._next_trade_id
         self._next_trade_id += 1
         return n
+
+    def record_trade(
+        self,
+        o: Order,
+        qty: Decimal,
+        price: Decimal,
+        *,
+        fee: Decimal,
+        realized: Decimal,
+        maker: bool,
+        t: int,
+    ) -> int:
+        """Keep one execution of `o` for GET /fapi/v1/userTrades; returns its new trade id,
+        the `t` its ORDER_TRADE_UPDATE must carry (see `trades`)."""
+        trade = Trade(
+            trade_id=self.new_trade_id(),
+            symbol=o.symbol,
+            order_id=o.order_id,
+            side=o.side,
+            price=price,
+            qty=qty,
+            fee=fee,
+            realized=realized,
+            maker=maker,
+            time=t,
+        )
+        self.trades.setdefault(o.symbol, []).append(trade)
+        return trade.trade_id
 
     def emit(self, body: Mapping[str, Any], t: int) -> None:
         self.events.emit(body, t)

@@ -29,6 +29,7 @@ from slt.venues.local import userevents as ue
 from slt.venues.local.errors import api_error
 from slt.venues.local.market import MarketReplay
 from slt.venues.local.orders import ZERO, AlgoOrder, Order
+from slt.venues.local.trades import Trade
 
 DEFAULT_BALANCE = Decimal(10_000)
 DEFAULT_FUNDING_RATE = Decimal("0.0001")
@@ -89,6 +90,8 @@ class AccountBook:
         self.configs: dict[str, SymbolConfig] = {}
         self.orders: dict[str, dict[int, Order]] = {}
         self.algos: dict[int, AlgoOrder] = {}
+        self.trades: dict[str, list[Trade]] = {}
+        """Every execution per symbol, oldest first (GET /fapi/v1/userTrades)."""
         # The orders that may still be open (closed ones are dropped when next listed), so the
         # per-minute replay does not walk every order ever placed.
         self.live: dict[str, dict[int, Order]] = {}

@@ -1,9 +1,9 @@
 """The whole local exchange in one call: market, account, every endpoint, streams and pump.
 
 `slt exchange serve`, `slt run --venue sim` and the end-to-end tests all start the exchange
-through `start_local_exchange`, so each runs the same thing: the public, trading and listenKey
-endpoints behind the Binance middleware, the market and user-data WebSocket routes, and the
-pump that turns replayed market time into stream events.
+through `start_local_exchange`, so each runs the same thing: the public, trading, account
+history and listenKey endpoints behind the Binance middleware, the market and user-data
+WebSocket routes, and the pump that turns replayed market time into stream events.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from slt.domain import CandleSeries
 from slt.rules import ExchangeRules
 from slt.venues.local.account_book import DEFAULT_BALANCE
 from slt.venues.local.exchange import LocalExchange
+from slt.venues.local.routes_history import HISTORY
 from slt.venues.local.routes_trading import TRADING, build_account
 from slt.venues.local.server import build_app, build_exchange, serve
 from slt.venues.local.streams_server import add_stream_routes
@@ -44,7 +45,7 @@ def build_local_exchange(
 
 def full_app(ex: LocalExchange) -> web.Application:
     """Every REST endpoint and WebSocket route of the exchange, with the stream pump."""
-    app = build_app(ex, [*TRADING, *USERSTREAM])
+    app = build_app(ex, [*TRADING, *HISTORY, *USERSTREAM])
     add_stream_routes(app, ex)
     return app
 

@@ -30,6 +30,8 @@ MESSAGES: dict[int, str] = {
     -1121: "Invalid symbol.",
     -1125: "This listenKey does not exist. Please use `POST /fapi/v1/listenKey` to recreate "
     "`listenKey`",
+    -1127: "More than %s hours between startTime and endTime.",
+    -1128: "Combination of optional parameters invalid.",
     -1130: "Data sent for parameter '%s' is not valid.",
     -2010: "NEW_ORDER_REJECTED",
     -2011: "Unknown order sent.",

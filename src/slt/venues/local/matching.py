@@ -144,7 +144,7 @@ def fill(acct: Account, o: Order, price: Decimal, *, maker: bool, t: int) -> Non
             fee=fee,
             realized=realized,
             maker=maker,
-            trade_id=acct.new_trade_id(),
+            trade_id=acct.record_trade(o, q, price, fee=fee, realized=realized, maker=maker, t=t),
         ),
         t,
     )

@@ -57,14 +57,16 @@ def build_account(
     )
 
 
-def _account(ex: LocalExchange) -> Account:
+def account_now(ex: LocalExchange) -> Account:
+    """The exchange's account, replayed up to the market clock (every handler starts here)."""
     acct = ex.account
     assert isinstance(acct, Account), "the exchange has no trading account"
     acct.advance(ex.market.now_ms())
     return acct
 
 
-def _symbol(acct: Account, params: Params) -> str:
+def required_symbol(acct: Account, params: Params) -> str:
+    """The `symbol` parameter, which must be sent (-1102) and traded here (-1121)."""
     symbol = params.get("symbol") or ""
     if not symbol:
         raise api_error(-1102, "symbol")
@@ -74,7 +76,7 @@ def _symbol(acct: Account, params: Params) -> str:
 def _symbols(acct: Account, params: Params) -> list[str]:
     """The given symbol, or every symbol the exchange trades."""
     if params.get("symbol"):
-        return [_symbol(acct, params)]
+        return [required_symbol(acct, params)]
     return [s for s in acct.market.symbols if s in acct.rules]
 
 
@@ -126,7 +128,7 @@ def _unknown_to_cancel(err: ApiError) -> ApiError:
 
 # orders -----------------------------------------------------------------------------------------
 async def new_order(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
+    acct = account_now(ex)
     order = acct.place_order(params)
     if order.resp_type == "RESULT":
         return fm.order_json(acct, order)
@@ -134,49 +136,49 @@ async def new_order(ex: LocalExchange, params: Params) -> Any:
 
 
 async def query_order(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    o = find_order(acct, _symbol(acct, params), params)
+    acct = account_now(ex)
+    o = find_order(acct, required_symbol(acct, params), params)
     return fm.order_json(acct, o, with_time=True)
 
 
 async def cancel_order(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
+    acct = account_now(ex)
     try:
-        o = find_order(acct, _symbol(acct, params), params)
+        o = find_order(acct, required_symbol(acct, params), params)
     except ApiError as err:
         raise _unknown_to_cancel(err) from None
     return fm.order_json(acct, acct.cancel_order(o))
 
 
 async def open_order(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    o = find_order(acct, _symbol(acct, params), params)
+    acct = account_now(ex)
+    o = find_order(acct, required_symbol(acct, params), params)
     if not o.is_open:
         raise api_error(-2013)
     return fm.order_json(acct, o, with_time=True)
 
 
 async def open_orders(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    symbol = _symbol(acct, params) if params.get("symbol") else None
+    acct = account_now(ex)
+    symbol = required_symbol(acct, params) if params.get("symbol") else None
     return [fm.order_json(acct, o, with_time=True) for o in acct.open_orders(symbol)]
 
 
 async def cancel_all(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    for o in acct.open_orders(_symbol(acct, params)):
+    acct = account_now(ex)
+    for o in acct.open_orders(required_symbol(acct, params)):
         acct.cancel_order(o)
     return CANCEL_ALL_DONE
 
 
 # algo orders --------------------------------------------------------------------------------------
 async def new_algo(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
+    acct = account_now(ex)
     return fm.algo_json(acct, acct.place_algo(params))
 
 
 async def cancel_algo(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
+    acct = account_now(ex)
     try:
         a = find_algo(acct, params)
     except ApiError as err:
@@ -186,14 +188,14 @@ async def cancel_algo(ex: LocalExchange, params: Params) -> Any:
 
 
 async def query_algo(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
+    acct = account_now(ex)
     a = find_algo(acct, params)
     return fm.algo_json(acct, a, open_fields=True)
 
 
 async def open_algos(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    symbol = _symbol(acct, params) if params.get("symbol") else None
+    acct = account_now(ex)
+    symbol = required_symbol(acct, params) if params.get("symbol") else None
     algos = acct.open_algos(symbol)
     if params.get("algoId"):
         algos = [a for a in algos if str(a.algo_id) == params["algoId"]]
@@ -201,41 +203,41 @@ async def open_algos(ex: LocalExchange, params: Params) -> Any:
 
 
 async def cancel_all_algos(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    for a in acct.open_algos(_symbol(acct, params)):
+    acct = account_now(ex)
+    for a in acct.open_algos(required_symbol(acct, params)):
         acct.cancel_algo(a)
     return CANCEL_ALL_DONE
 
 
 # account and positions ----------------------------------------------------------------------------
 async def position_risk_v2(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
+    acct = account_now(ex)
     return [fm.position_risk_v2(acct, s) for s in _symbols(acct, params)]
 
 
 async def position_risk_v3(ex: LocalExchange, params: Params) -> Any:
     """Only symbols with a position or open orders (§7.2)."""
-    acct = _account(ex)
+    acct = account_now(ex)
     wanted = set(_symbols(acct, params))
     busy = set(acct.held()) | {o.symbol for o in acct.open_orders()}
     return [fm.position_risk_v3(acct, s) for s in sorted(wanted & busy)]
 
 
 async def account_v2(ex: LocalExchange, params: Params) -> Any:
-    return fm.account_json(_account(ex), 2)
+    return fm.account_json(account_now(ex), 2)
 
 
 async def account_v3(ex: LocalExchange, params: Params) -> Any:
-    return fm.account_json(_account(ex), 3)
+    return fm.account_json(account_now(ex), 3)
 
 
 async def balance(ex: LocalExchange, params: Params) -> Any:
-    return fm.balance_json(_account(ex))
+    return fm.balance_json(account_now(ex))
 
 
 async def leverage(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    symbol = _symbol(acct, params)
+    acct = account_now(ex)
+    symbol = required_symbol(acct, params)
     raw = params.get("leverage") or ""
     if not raw:
         raise api_error(-1102, "leverage")
@@ -248,8 +250,8 @@ async def leverage(ex: LocalExchange, params: Params) -> Any:
 
 
 async def margin_type(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
-    symbol = _symbol(acct, params)
+    acct = account_now(ex)
+    symbol = required_symbol(acct, params)
     raw = params.get("marginType") or ""
     if not raw:
         raise api_error(-1102, "marginType")
@@ -258,12 +260,12 @@ async def margin_type(ex: LocalExchange, params: Params) -> Any:
 
 
 async def get_position_mode(ex: LocalExchange, params: Params) -> Any:
-    _account(ex)
+    account_now(ex)
     return {"dualSidePosition": False}
 
 
 async def set_position_mode(ex: LocalExchange, params: Params) -> Any:
-    _account(ex)
+    account_now(ex)
     raw = (params.get("dualSidePosition") or "").lower()
     if raw not in ("true", "false"):
         raise api_error(-1102, "dualSidePosition")
@@ -277,7 +279,7 @@ async def set_position_mode(ex: LocalExchange, params: Params) -> Any:
 
 
 async def symbol_config(ex: LocalExchange, params: Params) -> Any:
-    acct = _account(ex)
+    acct = account_now(ex)
     return [fm.symbol_config_json(acct, s) for s in _symbols(acct, params)]
 
 

@@ -147,7 +147,7 @@ def _liquidate(acct: Account, s: str, liq: Decimal, t: int) -> None:
             last_price=price,
             fee=fee,
             realized=realized,
-            trade_id=acct.new_trade_id(),
+            trade_id=acct.record_trade(o, q, price, fee=fee, realized=realized, maker=False, t=t),
         ),
         t,
     )

@@ -1,0 +1,149 @@
+"""`BinanceRest.user_trades` / `all_orders` / `order_by_id`: signed calls to the local exchange's
+history endpoints on loopback answer Binance's documented rows, are charged weight 5, and a
+span is always cut into windows the 7-day rule accepts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from itertools import pairwise
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slt.data.csv_import import parse_file
+from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
+from slt.domain import CandleSeries
+from slt.venues.binance.errors import VenueError
+from slt.venues.binance.rest import HISTORY_WINDOW_MS, BinanceRest
+from slt.venues.binance.urls import local
+from slt.venues.local.assemble import build_local_exchange, start_local_exchange
+from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
+from slt.venues.local.routes_history import WEEK_MS
+
+START = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
+TRADE_KEYS = {
+    "buyer",
+    "commission",
+    "commissionAsset",
+    "id",
+    "maker",
+    "orderId",
+    "price",
+    "qty",
+    "quoteQty",
+    "realizedPnl",
+    "side",
+    "positionSide",
+    "symbol",
+    "time",
+}
+ORDER_KEYS = {
+    "avgPrice",
+    "clientOrderId",
+    "cumQuote",
+    "executedQty",
+    "orderId",
+    "origQty",
+    "origType",
+    "price",
+    "reduceOnly",
+    "side",
+    "positionSide",
+    "status",
+    "stopPrice",
+    "closePosition",
+    "symbol",
+    "time",
+    "timeInForce",
+    "type",
+    "updateTime",
+    "workingType",
+    "priceProtect",
+    "priceMatch",
+    "selfTradePreventionMode",
+    "goodTillDate",
+}
+
+
+@pytest.fixture(scope="module")
+def btc() -> CandleSeries:
+    for path in sample_files():
+        series = parse_file(path).series
+        if series.symbol == "BTCUSDT":
+            return series
+    raise AssertionError("BTCUSDT is in the bundled sample")
+
+
+@pytest.fixture
+async def venue(btc: CandleSeries) -> AsyncIterator[tuple[LocalExchange, BinanceRest]]:
+    ex = build_local_exchange({"BTCUSDT": btc}, speed=0, start_ms=START)
+    running = await start_local_exchange(ex)
+    rest = BinanceRest(local(running.port), DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout_s=5)
+    try:
+        yield ex, rest
+    finally:
+        await rest.close()
+        await asyncio.wait_for(running.close(), 10)
+
+
+async def test_signed_history_calls_answer_binances_rows(
+    venue: tuple[LocalExchange, BinanceRest],
+) -> None:
+    ex, rest = venue
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010"}
+    async with asyncio.timeout(20):
+        placed = await rest.place_order({**order, "newClientOrderId": "slt-1-entry"})
+        ex.limits.log.clear()
+        trades = await rest.user_trades("BTCUSDT", START, START + 60_000)
+        orders = await rest.all_orders("BTCUSDT", START, START + 60_000)
+        by_id = await rest.order_by_id("BTCUSDT", int(placed["orderId"]))
+        unknown = await rest.order_by_id("BTCUSDT", 999_999)
+    (trade,) = trades
+    (listed,) = orders
+    assert set(trade) == TRADE_KEYS and set(listed) >= ORDER_KEYS
+    assert trade["orderId"] == listed["orderId"] == placed["orderId"]
+    assert trade["side"] == "BUY" and trade["buyer"] is True and trade["qty"] == "0.010"
+    assert trade["commissionAsset"] == "USDT" and trade["time"] == START
+    assert listed["clientOrderId"] == "slt-1-entry" and listed["status"] == "FILLED"
+    assert by_id is not None and by_id["clientOrderId"] == "slt-1-entry" and unknown is None
+    weights = [(r.path, r.weight, r.status) for r in ex.limits.log]
+    assert weights[:2] == [("/fapi/v1/userTrades", 5, 200), ("/fapi/v1/allOrders", 5, 200)]
+
+
+async def test_market_time_is_the_replays_clock_not_the_signing_clock(
+    venue: tuple[LocalExchange, BinanceRest],
+) -> None:
+    ex, rest = venue
+    async with asyncio.timeout(20):
+        assert await rest.market_time_ms("BTCUSDT") == START
+        ex.clock.advance_to(START + 90_000)
+        assert await rest.market_time_ms("BTCUSDT") == START + 90_000
+        assert abs(await rest.server_time() - rest.now_ms()) < 5_000  # wall time
+
+
+async def test_the_exchange_refuses_a_window_the_client_would_never_send(
+    venue: tuple[LocalExchange, BinanceRest],
+) -> None:
+    _ex, rest = venue
+    too_long = {"symbol": "BTCUSDT", "startTime": START, "endTime": START + WEEK_MS + 1}
+    with pytest.raises(VenueError) as err:
+        await rest._call("user_trades", too_long)
+    assert err.value.code == -1127
+
+
+@given(
+    st.integers(min_value=0, max_value=2**41),
+    st.integers(min_value=-1, max_value=60 * 86_400_000),
+)
+def test_windows_cover_the_span_exactly_and_each_is_allowed(start: int, length: int) -> None:
+    rest = BinanceRest.__new__(BinanceRest)
+    spans = rest._windows(start, start + length)
+    if length < 0:
+        assert spans == []
+        return
+    assert spans[0][0] == start and spans[-1][1] == start + length
+    for (_lo, hi), (nxt, _hi) in pairwise(spans):
+        assert nxt == hi + 1
+    assert all(0 <= hi - lo <= HISTORY_WINDOW_MS < WEEK_MS for lo, hi in spans)
