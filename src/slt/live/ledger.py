@@ -26,6 +26,7 @@ from typing import Protocol
 from slt.domain import (
     Command,
     Event,
+    Fill,
     OrderCanceled,
     OrderFilled,
     OrderRejected,
@@ -105,6 +106,8 @@ class Ledger:
         self.run_id = run_id
         self.venue = venue
         self.written = 0
+        self.last_fill_ms = 0
+        """The newest fill heard (ms): a backfill after a stream gap reads from there."""
         # symbol → (model id, features, prediction) of its latest signal: the experience row
         # of the position that signal opens (the learning buffer of `slt.live.learning`)
         self._scored: dict[str, tuple[str, tuple[float, ...], float]] = {}
@@ -145,13 +148,21 @@ class Ledger:
             ClosePosition(self.run_id, s, state.time_ms) for s in sorted(set(open_rows) - held)
         )
 
+    async def backfill(self, fills: Iterable[Fill]) -> None:
+        """Fills read back from the exchange's account history (executions the stream never
+        brought: the Brain was dead, or the stream down). Keyed by the venue's trade id like
+        the stream's, so one already stored is not stored again."""
+        await self._apply(fill_of(self.run_id, f, f.trade_id) for f in fills)
+
     async def signals(self, signals: Iterable[Signal]) -> None:
         await self._apply(signal_of(self.run_id, s) for s in signals)
 
     async def before_step(self, event: Event) -> None:
         run = self.run_id
         if isinstance(event, OrderFilled):
-            await self._apply([fill_of(run, event.fill)])
+            fill = event.fill
+            self.last_fill_ms = max(self.last_fill_ms, fill.time_ms)
+            await self._apply([fill_of(run, fill, fill.trade_id)])
         elif isinstance(event, OrderRejected):
             await self._apply(
                 [

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from slt.domain import Side
-from slt.storage.trading_schema import live_runs, orders, positions
+from slt.storage.trading_schema import fills, live_runs, orders, positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,8 @@ class Recalled:
     """Open positions by symbol (the newest row when several runs left one open)."""
     open_orders: dict[str, str] = field(default_factory=dict)
     """Client id → symbol of this run's orders not known to have ended."""
+    last_fill_ms: int = 0
+    """The newest fill stored for this run (0: none)."""
 
     def entry_times(self) -> dict[str, tuple[Side, int]]:
         return {s: (p.side, p.entry_time_ms) for s, p in self.positions.items()}
@@ -70,7 +72,11 @@ async def recall(engine: AsyncEngine, run_id: str, venue: str, *, same_run_only:
             )
         )
         open_orders = {str(r.client_id): str(r.symbol) for r in unfinished}
-    return Recalled(found, open_orders)
+        last_fill = await conn.execute(
+            select(func.max(fills.c.time_ms)).where(fills.c.run_id == run_id)
+        )
+        last_fill_ms = int(last_fill.scalar_one() or 0)
+    return Recalled(found, open_orders, last_fill_ms)
 
 
 __all__ = ["Recalled", "StoredPosition", "recall"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,9 @@ class Trader:
         self.all_latencies_ms: list[float] = []
         """Candle handed to the Brain → first order of the resulting step sent (wall ms)."""
         self.ledger: Ledger | None = None
+        self.on_gap: Callable[[set[str]], Awaitable[object]] | None = None
+        """After a user-stream gap and its reconciliation, with the symbols that held
+        something before it: the Brain reads their missed fills back (`slt.live.backfill`)."""
         self.on_trade: Callable[[TradeRecord], None] | None = None
         """Told of every closed trade (the live learner counts them)."""
         self.entry_times: EntryTimes = {}
@@ -191,7 +194,15 @@ class Trader:
     async def on_user_event(self, event: UserEvent) -> None:
         if isinstance(event, StreamGap):
             log.warning("user-data stream was down (%d reconnects): reconciling", event.reconnects)
+            st = self.state
+            held = (
+                {p.symbol for p in st.positions}
+                | {o.symbol for o in st.orders}
+                | {p.symbol for p in st.pending}
+            )
             await self.reconcile_with(None)
+            if self.on_gap is not None:
+                await self.on_gap(held)
             return
         for e in self.translator.translate(event, self.order_of):
             await self.apply(e)

@@ -14,11 +14,16 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from slt.engine.state import EngineState
+from slt.live.backfill import missing_fills
 from slt.live.ledger import Ledger
 from slt.live.recovery import Recalled, recall
+from slt.live.trader import Trader
+from slt.runtime.heartbeat import wall_ms
 from slt.runtime.spec import RunSpec
 from slt.storage import Journal, ResilientStore, TradingStore, is_unavailable, migrate
 from slt.storage.trading_ops import ClosePosition, OrderUpdate, WriteOp
+from slt.venues.binance.errors import VenueTemporaryError
+from slt.venues.binance.rest import BinanceRest
 
 log = logging.getLogger("slt.brain")
 
@@ -116,11 +121,98 @@ async def settle(ledger: Ledger, recalled: Recalled, state: EngineState) -> None
     ledger.written += len(ops)
 
 
+BACKFILL_MARGIN_MS = 60_000
+"""Read the account history from a minute before the newest fill known: a fill's time and
+the moment it was stored can differ, and reading twice is harmless (insert-once by trade id)."""
+
+
+def touched_symbols(state: EngineState) -> set[str]:
+    """Symbols on which the account can have executions: positions, orders, entries."""
+    return (
+        {p.symbol for p in state.positions}
+        | {o.symbol for o in state.orders}
+        | {p.symbol for p in state.pending}
+    )
+
+
+def backfill_since(recalled: Recalled) -> int:
+    """Where a restarted Brain reads the account history from: the newest stored fill, else
+    the oldest stored open position's entry (0: a fresh run, nothing to read)."""
+    if recalled.last_fill_ms:
+        return recalled.last_fill_ms
+    return min((p.entry_time_ms for p in recalled.positions.values()), default=0)
+
+
+async def backfill_fills(
+    rest: BinanceRest, ledger: Ledger, symbols: set[str], since_ms: int
+) -> int:
+    """Store the executions of `symbols` since `since_ms` that the user-data stream never
+    brought (the Brain was dead, or the stream down): no fill is lost. Returns how many
+    executions were read (those already stored are skipped by their trade id)."""
+    if not symbols or since_ms <= 0:
+        return 0
+    ordered = sorted(symbols)
+    try:
+        now = await rest.market_time_ms(ordered[0])
+        found = await missing_fills(rest, ordered, since_ms - BACKFILL_MARGIN_MS, now)
+    except VenueTemporaryError as exc:
+        log.warning("account history unavailable, fills not read back: %s", exc)
+        return 0
+    await ledger.backfill(found)
+    log.info(
+        "account history read back: %d executions on %s since %d (stored once each)",
+        len(found),
+        ", ".join(ordered),
+        since_ms,
+    )
+    return len(found)
+
+
+async def start_ledger(
+    spec: RunSpec, db: AsyncEngine, trader: Trader, state_file: Path
+) -> tuple[Ledger, ResilientStore, Recalled]:
+    """Recall what the database remembers (entry times for reconciliation), record the run's
+    start, and give the Trader its ledger; the store retries the database in the background."""
+    recalled = await recall_or_nothing(db, spec)
+    trader.entry_times = recalled.entry_times()
+    ledger, store = open_ledger(spec, db, state_file)
+    await ledger.writes.start_run(ledger.run_id, ledger.venue, wall_ms(), run_config(spec))
+    store.start()
+    trader.ledger = ledger
+    return ledger, store, recalled
+
+
+async def reconcile_at_start(
+    rest: BinanceRest, trader: Trader, ledger: Ledger, recalled: Recalled
+) -> None:
+    """With the user stream up: agree with the exchange, make the database agree with the
+    engine, read back the fills missed while the Brain was away, and have every later stream
+    gap do the same."""
+    held_before = touched_symbols(trader.state)
+    await trader.reconcile_with(None)
+    await settle(ledger, recalled, trader.state)
+    remembered = set(recalled.positions) | set(recalled.open_orders.values())
+    symbols = held_before | remembered | touched_symbols(trader.state)
+    await backfill_fills(rest, ledger, symbols, backfill_since(recalled))
+
+    async def after_gap(held: set[str]) -> None:
+        await backfill_fills(
+            rest, ledger, held | touched_symbols(trader.state), ledger.last_fill_ms
+        )
+
+    trader.on_gap = after_gap
+
+
 __all__ = [
+    "backfill_fills",
+    "backfill_since",
     "journal_path",
     "migrate_or_warn",
     "open_ledger",
     "recall_or_nothing",
+    "reconcile_at_start",
     "run_config",
     "settle",
+    "start_ledger",
+    "touched_symbols",
 ]

@@ -40,13 +40,7 @@ from slt.live.translate import StreamTranslator
 from slt.rules import ExchangeRules, load_exchange_rules
 from slt.rules.parsing import brackets_from_binance_reply
 from slt.runtime.brain_cache import first_marks, remember_candles
-from slt.runtime.brain_ledger import (
-    migrate_or_warn,
-    open_ledger,
-    recall_or_nothing,
-    run_config,
-    settle,
-)
+from slt.runtime.brain_ledger import migrate_or_warn, reconcile_at_start, start_ledger
 from slt.runtime.brain_shutdown import flatten
 from slt.runtime.heartbeat import HeartbeatBoard, Phase, wall_ms
 from slt.runtime.latency import LATENCY_WINDOW, latency_percentiles, write_latencies
@@ -115,20 +109,14 @@ class BrainService:
             )
             for symbol, mark in marks.items():
                 trader.marks.setdefault(symbol, mark)
-            recalled = await recall_or_nothing(db, spec)
-            trader.entry_times = recalled.entry_times()
-            ledger, store = open_ledger(spec, db, state_path(spec))
-            await ledger.writes.start_run(ledger.run_id, ledger.venue, wall_ms(), run_config(spec))
-            store.start()
-            trader.ledger = ledger
+            ledger, store, recalled = await start_ledger(spec, db, trader, state_path(spec))
             learner = live_learner(settings, spec.symbols, spec.interval, settings.live.strategy)
             if learner is not None:
                 trader.on_trade = lambda t: learner.on_trade_closed(t, self.clock.now_ms())
                 self.swap_model = lambda: _swap_model(strategy, learner.poll())
             async with UserStreamClient(rest) as stream:
                 await stream.wait_connected(30)
-                await trader.reconcile_with(None)
-                await settle(ledger, recalled, trader.state)
+                await reconcile_at_start(rest, trader, ledger, recalled)
                 log.info(
                     "brain ready: %s on %s, %d symbols, equity %.2f USDT, %d open positions",
                     strategy.name,
