@@ -4,12 +4,25 @@ tests that need it skip with a clear reason where it is absent, as in a user's c
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from slt.data.csv_import import parse_file
+from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
+from slt.domain import CandleSeries
+from slt.venues.binance.rest import BinanceRest
+from slt.venues.binance.urls import local
+from slt.venues.local.assemble import build_local_exchange, start_local_exchange
+from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+VENUE_START_MS = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
+"""Where the `venue` fixture's exchange clock stands: a day into the bundled sample (so a day
+of history lies behind it) and half a minute into a candle."""
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +33,30 @@ def shared_data() -> Path:
             f"real market data not found at {SHARED_DATA} (only present in CI/dev checkouts)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def btc() -> CandleSeries:
+    """BTCUSDT 1m candles from the sample the package ships (no ../shared needed)."""
+    for path in sample_files():
+        series = parse_file(path).series
+        if series.symbol == "BTCUSDT":
+            return series
+    raise AssertionError("BTCUSDT is in the bundled sample")
+
+
+@pytest.fixture
+async def venue(btc: CandleSeries) -> AsyncIterator[tuple[LocalExchange, BinanceRest]]:
+    """A local exchange on loopback replaying BTCUSDT with its clock still at
+    VENUE_START_MS, and a signed REST client for its default account."""
+    ex = build_local_exchange({"BTCUSDT": btc}, speed=0, start_ms=VENUE_START_MS)
+    running = await start_local_exchange(ex)
+    rest = BinanceRest(local(running.port), DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout_s=5)
+    try:
+        yield ex, rest
+    finally:
+        await rest.close()
+        await asyncio.wait_for(running.close(), 10)
 
 
 class TcpProxy:

@@ -25,8 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from slt.config import load_settings
-from slt.data.csv_import import parse_file
-from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
+from slt.data.sample import SAMPLE_FIRST_OPEN_MS
 from slt.domain import Candle, CandleSeries, Signal
 from slt.ipc import RingBuffer
 from slt.ipc.records import CANDLE_RECORD, candle_bytes
@@ -76,15 +75,6 @@ class EverySixth:
             if self.seen % 6 != 1:
                 return None
             return Signal(self.symbol, candle.close_time + 1, 1, 0.01, 1.0, 0.004, "test")
-
-
-@pytest.fixture(scope="module")
-def btc() -> CandleSeries:
-    for path in sample_files():
-        series = parse_file(path).series
-        if series.symbol == "BTCUSDT":
-            return series
-    raise AssertionError("BTCUSDT is in the bundled sample")
 
 
 @contextlib.asynccontextmanager

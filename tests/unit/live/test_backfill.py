@@ -7,51 +7,25 @@ than 7 days are read in pieces; an order created before `since_ms` still gets it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import pytest
 
-from slt.data.csv_import import parse_file
-from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
 from slt.domain import CandleSeries, Fill, OrderFilled, Side
 from slt.live.backfill import missing_fills
 from slt.live.translate import StreamTranslator
 from slt.rules import trading_fee
 from slt.storage.trading_ops import fill_key
 from slt.venues.binance.rest import BinanceRest
-from slt.venues.binance.urls import local
 from slt.venues.binance.userstream import OrderTradeUpdate, UserStreamClient
-from slt.venues.local.assemble import build_local_exchange, start_local_exchange
-from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
+from slt.venues.local.exchange import LocalExchange
 
-START = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
+from ...conftest import VENUE_START_MS as START
+
 MIN = 60_000
 DAY = 86_400_000
 QTY = "0.010"
-
-
-@pytest.fixture(scope="module")
-def btc() -> CandleSeries:
-    for path in sample_files():
-        series = parse_file(path).series
-        if series.symbol == "BTCUSDT":
-            return series
-    raise AssertionError("BTCUSDT is in the bundled sample")
-
-
-@pytest.fixture
-async def venue(btc: CandleSeries) -> AsyncIterator[tuple[LocalExchange, BinanceRest]]:
-    ex = build_local_exchange({"BTCUSDT": btc}, speed=0, start_ms=START)
-    running = await start_local_exchange(ex)
-    rest = BinanceRest(local(running.port), DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout_s=5)
-    try:
-        yield ex, rest
-    finally:
-        await rest.close()
-        await asyncio.wait_for(running.close(), 10)
 
 
 def _low_ahead(btc: CandleSeries, at: int) -> tuple[int, Decimal]:

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from slt.config import Settings, load_settings
-from slt.data.csv_import import parse_file
-from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
+from slt.data.sample import SAMPLE_FIRST_OPEN_MS
 from slt.domain import Candle, CandleSeries, Signal
 from slt.ipc import RingBuffer
 from slt.ipc.records import CANDLE_RECORD, candle_bytes
@@ -52,15 +51,6 @@ class LongOnce:
                 return None
             self.owner.fired = True
             return Signal(self.symbol, candle.close_time + 1, 1, 0.01, 1.0, 0.004, "test")
-
-
-@pytest.fixture(scope="module")
-def btc() -> CandleSeries:
-    for path in sample_files():
-        series = parse_file(path).series
-        if series.symbol == "BTCUSDT":
-            return series
-    raise AssertionError("BTCUSDT is in the bundled sample")
 
 
 @pytest.fixture

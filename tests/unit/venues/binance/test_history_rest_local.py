@@ -5,24 +5,19 @@ span is always cut into windows the 7-day rule accepts."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from itertools import pairwise
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slt.data.csv_import import parse_file
-from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
-from slt.domain import CandleSeries
 from slt.venues.binance.errors import VenueError
 from slt.venues.binance.rest import HISTORY_WINDOW_MS, BinanceRest
-from slt.venues.binance.urls import local
-from slt.venues.local.assemble import build_local_exchange, start_local_exchange
-from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
+from slt.venues.local.exchange import LocalExchange
 from slt.venues.local.routes_history import WEEK_MS
 
-START = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
+from ....conftest import VENUE_START_MS as START
+
 TRADE_KEYS = {
     "buyer",
     "commission",
@@ -65,27 +60,6 @@ ORDER_KEYS = {
     "selfTradePreventionMode",
     "goodTillDate",
 }
-
-
-@pytest.fixture(scope="module")
-def btc() -> CandleSeries:
-    for path in sample_files():
-        series = parse_file(path).series
-        if series.symbol == "BTCUSDT":
-            return series
-    raise AssertionError("BTCUSDT is in the bundled sample")
-
-
-@pytest.fixture
-async def venue(btc: CandleSeries) -> AsyncIterator[tuple[LocalExchange, BinanceRest]]:
-    ex = build_local_exchange({"BTCUSDT": btc}, speed=0, start_ms=START)
-    running = await start_local_exchange(ex)
-    rest = BinanceRest(local(running.port), DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout_s=5)
-    try:
-        yield ex, rest
-    finally:
-        await rest.close()
-        await asyncio.wait_for(running.close(), 10)
 
 
 async def test_signed_history_calls_answer_binances_rows(

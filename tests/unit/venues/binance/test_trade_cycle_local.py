@@ -6,18 +6,14 @@ comes back with a gap marker so the trader knows to reconcile."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
-from slt.data.csv_import import parse_file
-from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
 from slt.domain import CandleSeries
 from slt.venues.binance.backoff import Backoff
 from slt.venues.binance.rest import BinanceRest
-from slt.venues.binance.urls import local
 from slt.venues.binance.userstream import (
     AccountUpdate,
     AlgoUpdate,
@@ -27,32 +23,11 @@ from slt.venues.binance.userstream import (
     UserStreamClient,
     decode_user_event,
 )
-from slt.venues.local.assemble import build_local_exchange, start_local_exchange
-from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
+from slt.venues.local.exchange import LocalExchange
 
-START = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
+from ....conftest import VENUE_START_MS as START
+
 MIN = 60_000
-
-
-@pytest.fixture(scope="module")
-def btc() -> CandleSeries:
-    for path in sample_files():
-        series = parse_file(path).series
-        if series.symbol == "BTCUSDT":
-            return series
-    raise AssertionError("BTCUSDT is in the bundled sample")
-
-
-@pytest.fixture
-async def venue(btc: CandleSeries) -> AsyncIterator[tuple[LocalExchange, BinanceRest]]:
-    ex = build_local_exchange({"BTCUSDT": btc}, speed=0, start_ms=START)
-    running = await start_local_exchange(ex)
-    rest = BinanceRest(local(running.port), DEFAULT_API_KEY, DEFAULT_API_SECRET, timeout_s=5)
-    try:
-        yield ex, rest
-    finally:
-        await rest.close()
-        await asyncio.wait_for(running.close(), 10)
 
 
 async def _until(client: UserStreamClient, want: type, pred: object = None) -> list[UserEvent]:
