@@ -14,10 +14,12 @@ import redis.asyncio as aioredis
 
 from slt.domain.candle import Candle
 from slt.storage.cache import BytesCodec, TieredCache
-from slt.storage.cache_l2 import RedisTier, redis_client
+from slt.storage.cache_l2 import RedisTier
 from slt.storage.cache_market import MarketCache
+from slt.storage.redis_health import redis_client
 
-from .conftest import T0, FakeClock, RedisProxy, via_proxy
+from ...conftest import TcpProxy
+from .conftest import T0, FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +61,7 @@ async def read_all(market: MarketCache, store: Store, symbols: list[str]) -> Non
 
 async def test_redis_stopped_no_crash_hit_rate_drops_recovers_on_restart(
     redis_url: str,
-    proxy: RedisProxy,
+    proxy: TcpProxy,
     raw_redis: aioredis.Redis,
     tag: str,
     caplog: pytest.LogCaptureFixture,
@@ -67,7 +69,7 @@ async def test_redis_stopped_no_crash_hit_rate_drops_recovers_on_restart(
     caplog.set_level(logging.INFO, logger="slt.storage.cache")
     clock = FakeClock()
     l2 = RedisTier(
-        redis_client(via_proxy(redis_url, proxy.port), timeout_s=0.3),
+        redis_client(proxy.route(redis_url), timeout_s=0.3),
         retry_every_ms=RETRY_MS,
         warn_every_ms=60_000,
         clock=clock,
@@ -146,10 +148,10 @@ async def test_redis_stopped_no_crash_hit_rate_drops_recovers_on_restart(
 
 
 async def test_a_hung_redis_costs_a_short_timeout_then_is_skipped(
-    redis_url: str, proxy: RedisProxy, tag: str
+    redis_url: str, proxy: TcpProxy, tag: str
 ) -> None:
     clock = FakeClock()
-    l2 = RedisTier(redis_client(via_proxy(redis_url, proxy.port), timeout_s=0.2), clock=clock)
+    l2 = RedisTier(redis_client(proxy.route(redis_url), timeout_s=0.2), clock=clock)
     cache = TieredCache(f"hung{tag}", BytesCodec(), l2=l2, clock=clock)
     await cache.set("warm", b"x")  # the connection exists before the server hangs
     proxy.stall()
@@ -166,10 +168,10 @@ async def test_a_hung_redis_costs_a_short_timeout_then_is_skipped(
 
 
 async def test_too_many_writes_lost_in_an_outage_sweep_the_namespace_on_recovery(
-    redis_url: str, proxy: RedisProxy, raw_redis: aioredis.Redis, tag: str
+    redis_url: str, proxy: TcpProxy, raw_redis: aioredis.Redis, tag: str
 ) -> None:
     clock = FakeClock()
-    l2 = RedisTier(redis_client(via_proxy(redis_url, proxy.port)), clock=clock)
+    l2 = RedisTier(redis_client(proxy.route(redis_url)), clock=clock)
     cache = TieredCache(f"sweep{tag}", BytesCodec(), l2=l2, max_dirty=3, clock=clock)
     for i in range(5):
         await cache.set(f"k{i}", b"old")
@@ -201,11 +203,11 @@ async def test_a_redis_that_was_never_there_is_only_a_warning(
 
 
 async def test_a_flapping_redis_still_warns_at_most_once_a_minute(
-    redis_url: str, proxy: RedisProxy, tag: str, caplog: pytest.LogCaptureFixture
+    redis_url: str, proxy: TcpProxy, tag: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="slt.storage.cache")
     clock = FakeClock()
-    l2 = RedisTier(redis_client(via_proxy(redis_url, proxy.port)), clock=clock)
+    l2 = RedisTier(redis_client(proxy.route(redis_url)), clock=clock)
     cache = TieredCache(f"flap{tag}", BytesCodec(), l2=l2, clock=clock)
     for _ in range(3):  # down, up, down, up ... within one minute
         await proxy.stop()
@@ -224,10 +226,10 @@ async def test_a_flapping_redis_still_warns_at_most_once_a_minute(
 
 
 async def test_reads_during_an_outage_make_one_probe_at_a_time(
-    redis_url: str, proxy: RedisProxy, tag: str
+    redis_url: str, proxy: TcpProxy, tag: str
 ) -> None:
     clock = FakeClock()
-    l2 = RedisTier(redis_client(via_proxy(redis_url, proxy.port)), clock=clock)
+    l2 = RedisTier(redis_client(proxy.route(redis_url)), clock=clock)
     cache = TieredCache(f"burst{tag}", BytesCodec(), l2=l2, clock=clock)
     await cache.set("warm", b"x")
     await proxy.stop()

@@ -4,11 +4,17 @@ Both apply `governor.decide` atomically: the file under an exclusive advisory lo
 Redis inside one Lua script (the same rule written in Lua, since Redis runs scripts
 atomically and cannot call Python; a test replays random operation sequences through both
 and requires identical answers).
+
+Redis never stops trading: `FailoverStore` keeps the window in Redis while it answers and in
+this machine's file while it does not (one warning a minute, probed every few seconds). The
+file cannot know what other machines spent meanwhile, but every answer's used-weight header
+corrects the window again, and a 429 still stops every caller here.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import struct
 import time
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from slt.config import Settings
+from slt.storage.redis_health import RedisHealth, redis_client
 from slt.venues.binance.governor import (
     WINDOW_MS,
     BudgetStore,
@@ -154,16 +161,51 @@ class RedisStore:
         return int(state.get(b"used", 0)) if window == window_start(now_ms) else 0
 
 
+class FailoverStore:
+    """The window in Redis (`shared`) while Redis answers, else in a local file (`local`)."""
+
+    def __init__(self, shared: RedisStore, local: FileStore, health: RedisHealth) -> None:
+        self.shared, self.local, self.health = shared, local, health
+
+    @property
+    def key(self) -> str:
+        return self.shared.key
+
+    async def try_charge(self, weight: int, budget: int, now_ms: int) -> Charge:
+        ok, charge = await self.health.call(lambda: self.shared.try_charge(weight, budget, now_ms))
+        return charge if ok else await self.local.try_charge(weight, budget, now_ms)
+
+    async def observe(self, used: int, now_ms: int) -> None:
+        ok, _ = await self.health.call(lambda: self.shared.observe(used, now_ms))
+        if not ok:
+            await self.local.observe(used, now_ms)
+
+    async def block_until(self, until_ms: int) -> None:
+        await self.local.block_until(until_ms)  # a ban must hold here even if Redis is lost
+        await self.health.call(lambda: self.shared.block_until(until_ms))
+
+    async def used(self, now_ms: int) -> int:
+        ok, used = await self.health.call(lambda: self.shared.used(now_ms))
+        return int(used) if ok else await self.local.used(now_ms)
+
+
 def shared_governor(settings: Settings, venue_host: str) -> WeightGovernor:
     """The governor every process of this system (and, with Redis, every bot on this IP)
-    shares for `venue_host`: Redis when `SLT_REDIS_URL` is set, else a file under the data
-    directory. Its budget is `venue.weight_share` of Binance's limit."""
+    shares for `venue_host`: Redis when `SLT_REDIS_URL` is set (a file under the data
+    directory while Redis is down), else that file. Its budget is `venue.weight_share` of
+    Binance's limit."""
     store: BudgetStore
     safe = "".join(c if c.isalnum() or c in "-." else "_" for c in venue_host)
+    local = FileStore(settings.data_dir / "run" / f"weight-{safe}.bin")
     if settings.redis_url:
-        import redis.asyncio as aioredis
-
-        store = RedisStore(aioredis.from_url(settings.redis_url), key=f"slt:weight:{safe}")
+        health = RedisHealth(
+            "Redis weight budget",
+            "counting request weight in this machine's file",
+            log=logging.getLogger("slt.venues.binance"),
+            clock=lambda: time.time_ns() // 1_000_000,
+        )
+        shared = RedisStore(redis_client(settings.redis_url), key=f"slt:weight:{safe}")
+        store = FailoverStore(shared, local, health)
     else:
-        store = FileStore(settings.data_dir / "run" / f"weight-{safe}.bin")
+        store = local
     return WeightGovernor(store, share=settings.venue.weight_share)

@@ -4,8 +4,10 @@ header, obeys Retry-After, and shares one budget across processes (file) and bot
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing as mp
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -13,14 +15,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slt.storage.redis_health import RedisHealth, redis_client
 from slt.venues.binance.governor import (
     WINDOW_MS,
+    Charge,
     MemoryStore,
     WeightGovernor,
     WeightTooLargeError,
     decide,
 )
-from slt.venues.binance.governor_stores import FileStore, RedisStore
+from slt.venues.binance.governor_stores import FailoverStore, FileStore, RedisStore
+
+from ....conftest import REDIS_URL, TcpProxy, redis_answers
 
 T0 = 1_749_513_600_000  # a minute boundary
 
@@ -124,27 +130,11 @@ def test_processes_share_one_budget_through_the_file(
         store.close()
 
 
-REDIS_URL = os.environ.get("SLT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
 @pytest.fixture(scope="module")
-def redis_client():  # type: ignore[no-untyped-def]
+def redis_from_url():  # type: ignore[no-untyped-def]
     import redis.asyncio as aioredis
 
-    async def ping() -> bool:
-        client = aioredis.from_url(REDIS_URL)
-        try:
-            return bool(await client.ping())
-        except OSError:
-            return False
-        finally:
-            await client.aclose()
-
-    try:
-        ok = asyncio.run(ping())
-    except Exception:  # the server's refusal comes in several exception types
-        ok = False
-    if not ok:
+    if not redis_answers():
         pytest.skip(f"no Redis server answers at {REDIS_URL} (set SLT_TEST_REDIS_URL)")
     return aioredis.from_url
 
@@ -161,9 +151,9 @@ def redis_client():  # type: ignore[no-untyped-def]
         max_size=25,
     )
 )
-def test_redis_applies_the_same_rule_as_memory(redis_client, ops) -> None:  # type: ignore[no-untyped-def]
+def test_redis_applies_the_same_rule_as_memory(redis_from_url, ops) -> None:  # type: ignore[no-untyped-def]
     async def run() -> None:
-        client = redis_client(REDIS_URL)
+        client = redis_from_url(REDIS_URL)
         key = f"slt:test:weight:{os.getpid()}"
         await client.delete(key)
         redis, memory = RedisStore(client, key), MemoryStore()
@@ -205,5 +195,57 @@ def test_the_shared_governor_uses_a_file_or_redis_from_the_settings(tmp_path: Pa
     plain.store.close()
     settings = load_settings(data_dir=tmp_path, redis_url=REDIS_URL, venue={"weight_share": 0.5})
     shared = shared_governor(settings, "127.0.0.1:8900")
-    assert isinstance(shared.store, RedisStore) and shared.budget == 1200
+    assert isinstance(shared.store, FailoverStore) and shared.budget == 1200
     assert shared.store.key == "slt:weight:127.0.0.1_8900"
+    assert shared.store.local.path == tmp_path / "run" / "weight-127.0.0.1_8900.bin"
+
+
+async def test_a_redis_outage_moves_the_budget_to_the_local_file_and_back(
+    redis_from_url, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """Redis gone: charges go on (no error reaches the caller, no call waits on a dead
+    server), the budget is counted in the machine's file, one warning says so; Redis back:
+    the window lives in Redis again."""
+    caplog.set_level(logging.INFO, logger="slt.test.governor")
+    host, _, port = REDIS_URL.split("//")[1].split("/")[0].partition(":")
+    proxy = TcpProxy(host, int(port or 6379))
+    await proxy.start()
+    wall = FakeTime()
+    health = RedisHealth(
+        "Redis weight budget",
+        "counting in the file",
+        log=logging.getLogger("slt.test.governor"),
+        clock=wall.clock,
+    )
+    key = f"slt:test:failover:{os.getpid()}"
+    shared = RedisStore(redis_client(proxy.route(REDIS_URL)), key)
+    store = FailoverStore(shared, FileStore(tmp_path / "weight.bin"), health)
+    try:
+        await shared.client.delete(key)
+        assert await store.try_charge(10, 100, T0) == Charge(0, 10)
+        assert await store.local.used(T0) == 0
+
+        await proxy.stop()
+        started = time.monotonic()
+        for i in range(20):
+            wall.now += 100
+            assert (await store.try_charge(5, 100, T0 + i)).used == 5 * (i + 1)
+        await store.block_until(T0 + 30_000)  # a 429 meanwhile still holds here
+        assert time.monotonic() - started < 2.0  # one failed call, then Redis is skipped
+        assert await store.used(T0 + 30) == 100 and not health.up
+        assert (await store.try_charge(1, 1_000, T0 + 40)).wait_ms == 29_960
+        assert health.warnings == 1
+        assert "Redis weight budget unreachable" in caplog.text
+
+        await proxy.start()
+        wall.now += health.retry_every_ms
+        assert await store.try_charge(1, 100, T0 + 50) == Charge(0, 11)
+        assert health.up and health.epoch == 1
+        assert "Redis weight budget reachable again" in caplog.text
+    finally:
+        await proxy.stop()
+        await shared.client.aclose()
+        direct = redis_from_url(REDIS_URL)
+        await direct.delete(key)
+        await direct.aclose()
+        store.local.close()
