@@ -39,6 +39,7 @@ from slt.feed.gaps import Gap, GapCounts, fill_plan, gap_between
 from slt.ipc import RingBuffer
 from slt.ipc.records import candle_bytes
 from slt.runtime.heartbeat import HeartbeatBoard, Phase
+from slt.runtime.tasks import loop_task
 from slt.storage import CandleStore
 from slt.venues.binance.ws import MarketStreamClient, WsClientConfig
 
@@ -116,10 +117,15 @@ class FeedService:
     # the run ---------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         await self.client.start()
-        side = [asyncio.create_task(self._every(self.config.beat_interval_s, self._beat))]
-        side.append(asyncio.create_task(self._every(self.config.report_interval_s, self._report)))
+        failed: list[BaseException] = []  # a side loop's error: stop, then raise it
+
+        def every(seconds: float, action: Callable[[], object], name: str) -> asyncio.Task[None]:
+            return loop_task(self._every(seconds, action), name, stop, failed.append)
+
+        side = [every(self.config.beat_interval_s, self._beat, "heartbeat")]
+        side.append(every(self.config.report_interval_s, self._report, "report"))
         if self.writer is not None:
-            side.append(asyncio.create_task(self._every(self.config.flush_interval_s, self._flush)))
+            side.append(every(self.config.flush_interval_s, self._flush, "candle-flush"))
         stopping = asyncio.create_task(stop.wait())
         getter: asyncio.Task[Candle] | None = None
         try:
@@ -156,6 +162,8 @@ class FeedService:
             await self._flush()
             self._report()
             self._beat(Phase.STOPPED)
+        if failed:
+            raise failed[0]
 
     async def _every(self, seconds: float, action: Callable[[], object]) -> None:
         while True:

@@ -46,8 +46,9 @@ async def first_marks(
 ) -> dict[str, float]:
     """Each symbol's last close at `now_ms` (the venue's clock): from the cache tiers, else the
     store. Only a candle closed within the last hour counts — not an older one, and not one
-    from after `now_ms` (a replay restarted from an earlier day finds later days stored); a
-    symbol without one is left out (its first candle sets its mark)."""
+    from after `now_ms` (a replay restarted from an earlier day finds later days stored, and
+    the cache may hold them too: those are dropped from it); a symbol without one is left out
+    (its first candle sets its mark)."""
     infos: dict[tuple[str, str], SeriesInfo] | None = None
 
     def loader(symbol: str) -> Loader[Candle]:
@@ -67,6 +68,14 @@ async def first_marks(
     for symbol in symbols:
         try:
             candle = await cache.latest_candle(symbol, interval, loader(symbol))
+            if candle is not None and candle.close_time >= now_ms:
+                # Left by a replay that ran further (Redis outlives runs): kept, it would make
+                # every candle of this run look older than "latest" and never be replaced.
+                log.info(
+                    "cache: %s's latest candle is from after the venue's clock; dropped", symbol
+                )
+                await cache.forget(symbol, (interval,))
+                candle = await cache.latest_candle(symbol, interval, loader(symbol))
         except Exception as exc:
             if not is_unavailable(exc):
                 raise

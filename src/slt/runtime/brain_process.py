@@ -18,9 +18,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import msgspec
@@ -49,6 +50,7 @@ from slt.runtime.shm import attach_ring, attach_shm
 from slt.runtime.spec import RunSpec
 from slt.runtime.strategy import NoChampionError, build_strategy, live_learner
 from slt.runtime.supervisor import EXIT_CONFIG, EXIT_OK
+from slt.runtime.tasks import cancel_all, loop_task
 from slt.storage import CandleStore, ResilientStore, create_engine, is_unavailable
 from slt.storage.cache_market import MarketCache, open_market_cache
 from slt.strategy.base import Strategy
@@ -104,8 +106,9 @@ class BrainService:
             strategy = self.strategy or await build_strategy(settings, settings.live.strategy)
             trader = await self._trader(rest, rules, strategy)
             self.trader = trader
+            market_now = await rest.market_time_ms(spec.symbols[0])  # a replay's, not the wall's
             marks = await first_marks(
-                self.cache, CandleStore(db), spec.symbols, spec.interval, await rest.server_time()
+                self.cache, CandleStore(db), spec.symbols, spec.interval, market_now
             )
             for symbol, mark in marks.items():
                 trader.marks.setdefault(symbol, mark)
@@ -131,17 +134,17 @@ class BrainService:
                 )
                 trader.router = router
                 inputs = [
-                    asyncio.create_task(self._candles(ring, CandleStore(db))),
-                    asyncio.create_task(self._timer()),
-                    asyncio.create_task(self._beat(board, ring, rest, router)),
+                    self._loop(self._candles(ring, CandleStore(db)), "candle"),
+                    self._loop(self._timer(), "timer"),
+                    self._loop(self._beat(board, ring, rest, router), "heartbeat"),
                 ]
                 answers = [
-                    asyncio.create_task(self._account(stream)),
-                    asyncio.create_task(self._answers(inbox)),
+                    self._loop(self._account(stream), "user-stream"),
+                    self._loop(self._answers(inbox), "order-answer"),
                 ]
                 await self.stop.wait()
                 board.set_phase("brain", Phase.STOPPING)
-                await _cancel(inputs)
+                await cancel_all(inputs, self.lock)
                 # The Feed has stopped: what is left in the ring is decided on, the orders that
                 # causes go out, and their answers are heard while the stream is still open.
                 async with self.lock:
@@ -152,7 +155,7 @@ class BrainService:
                     now = self.clock.now_ms() or wall_ms()
                     await flatten(trader, self.lock, now, settings.live.flatten_timeout_s)
                 await asyncio.sleep(0)  # let the last answers reach the inbox
-                await _cancel(answers)
+                await cancel_all(answers, self.lock)
                 async with self.lock:
                     while not inbox.empty():
                         await trader.apply(inbox.get_nowait())
@@ -286,6 +289,14 @@ class BrainService:
                 async with self.lock:
                     await self.trader.on_timer(now)
 
+    def _loop(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A Brain loop whose failure stops the Brain for a restart (`slt.runtime.tasks`)."""
+
+        def failed(exc: BaseException) -> None:
+            self.fatal = self.fatal or exc
+
+        return loop_task(coro, name, self.stop, failed)
+
     async def _beat(
         self, board: HeartbeatBoard, ring: RingBuffer, rest: BinanceRest, router: OrderRouter
     ) -> None:
@@ -347,12 +358,6 @@ def _put_all(inbox: asyncio.Queue[Event]) -> Callable[[list[Event]], None]:
             inbox.put_nowait(e)
 
     return put
-
-
-async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def load_rules(rest: BinanceRest) -> ExchangeRules:

@@ -77,3 +77,30 @@ async def test_a_close_from_after_the_clock_or_older_than_an_hour_is_no_mark(
     assert marks == {"BTCUSDT": float(stored.close[9])}
     late = int(stored.open_time[-1]) + 60_000 + FRESH_MS + 60_000
     assert await first_marks(MarketCache(), store, ["BTCUSDT"], "1m", late) == {}
+
+
+async def test_a_later_candle_left_in_redis_by_a_longer_replay_is_dropped(
+    redis_url: str, tag: str, raw_redis: object, store: CandleStore
+) -> None:
+    """Redis outlives runs: a replay restarted on an earlier minute must not keep the later
+    candle an earlier run cached, or no candle of the new run would ever be "latest"."""
+    sym = f"R{tag}USDT"
+    stored = series(sym, 30, 100.0)
+    await store.write(stored)
+    earlier_run = MarketCache(RedisTier.from_url(redis_url))
+    await remember_candles(earlier_run, "1m", [stored.candle(29)])
+    await earlier_run.aclose()
+
+    cache = MarketCache(RedisTier.from_url(redis_url))
+    now = int(stored.open_time[10])  # this run replays from minute 10
+    assert await first_marks(cache, store, [sym], "1m", now) == {sym: float(stored.close[9])}
+    await remember_candles(cache, "1m", [stored.candle(10)])
+    assert await cache.latest_candle(sym, "1m", _no_loader) == stored.candle(10)
+    await cache.aclose()
+    again = MarketCache(RedisTier.from_url(redis_url))  # and Redis holds this run's candle
+    assert await again.latest_candle(sym, "1m", _no_loader) == stored.candle(10)
+    await again.aclose()
+
+
+async def _no_loader() -> Candle | None:
+    raise AssertionError("the cache should have answered")
