@@ -4,10 +4,13 @@ tests that need it skip with a clear reason where it is absent, as in a user's c
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 
 from slt.data.csv_import import parse_file
 from slt.data.sample import SAMPLE_FIRST_OPEN_MS, sample_files
@@ -19,6 +22,9 @@ from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET, Local
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+REDIS_URL = os.environ.get("SLT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+"""The test Redis (db 15 by default, away from a user's data)."""
 
 VENUE_START_MS = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
 """Where the `venue` fixture's exchange clock stands: a day into the bundled sample (so a day
@@ -33,6 +39,18 @@ def shared_data() -> Path:
             f"real market data not found at {SHARED_DATA} (only present in CI/dev checkouts)"
         )
     return SHARED_DATA
+
+
+def redis_answers(url: str = REDIS_URL) -> bool:
+    """Whether a Redis server answers a PING at `url` (tests needing one skip otherwise).
+    Synchronous, so that it works inside a running event loop as well as outside one."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -60,30 +78,46 @@ async def venue(btc: CandleSeries) -> AsyncIterator[tuple[LocalExchange, Binance
 
 
 class TcpProxy:
-    """A TCP forwarder to a server (PostgreSQL in the outage tests) that a test can stop,
-    cutting every open connection and refusing new ones, and start again on the same port:
-    a real outage of the link while the shared server itself keeps running."""
+    """A TCP forwarder to a server (PostgreSQL or Redis in the outage tests) that a test can
+    stop, cutting every open connection and refusing new ones (clients see refused and reset
+    connections, as when the server dies), and start again on the same port: a real outage of
+    the link while the shared server itself keeps running. `stall()` keeps the links open but
+    forwards nothing (a hung server: clients see timeouts)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.port = 0
+        self.stalled = False
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
+        self.stalled = False
         self._server = await asyncio.start_server(
             self._serve, "127.0.0.1", self.port, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
+        """Cut every link and stop listening (a no-op when already stopped)."""
+        if self._server is not None:
+            self._server.close()
         for writer in list(self._links):
             writer.transport.abort()
         self._links.clear()
-        await self._server.wait_closed()
-        self._server = None
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def stall(self) -> None:
+        self.stalled = True
+
+    def route(self, url: str) -> str:
+        """`url` (a database or Redis URL) with its host and port replaced by the proxy's."""
+        parts = urlsplit(url)
+        auth, _, _ = parts.netloc.rpartition("@")
+        hostport = f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=f"{auth}@{hostport}" if auth else hostport))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -99,8 +133,9 @@ class TcpProxy:
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         try:
             while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
+                if not self.stalled:
+                    dst.write(data)
+                    await dst.drain()
         finally:
             self._links.discard(dst)
             dst.transport.abort()
