@@ -262,6 +262,9 @@ def setup_logging(
     handler.addFilter(RoleFilter(_role))
     repeats = RepeatFilter(window_ms).bind(handler)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Alembic narrates every start ("Context impl SQLiteImpl.", one line per revision) in each
+    # process; `slt.storage.migrate` says in one line when a schema really changed.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
     if _current is None:
         atexit.register(_flush_at_exit)  # runs before logging's own shutdown (registered first)
     _current = repeats

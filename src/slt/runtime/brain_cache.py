@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from slt.domain import Candle
+from slt.domain.candle import interval_ms
 from slt.storage import CandleStore, is_unavailable
 from slt.storage.cache import Loader
 from slt.storage.cache_market import MarketCache
@@ -59,7 +60,9 @@ async def first_marks(
             info = infos.get((symbol, interval))
             if info is None:
                 return None
-            series = await store.load(symbol, interval, now_ms - FRESH_MS, now_ms)
+            # closed by now_ms: close_time = open_time + step - 1 < now_ms
+            closed_before = now_ms - interval_ms(interval) + 1
+            series = await store.load(symbol, interval, now_ms - FRESH_MS, closed_before)
             return series.candle(len(series) - 1) if len(series) else None
 
         return load
@@ -72,7 +75,7 @@ async def first_marks(
                 # Left by a replay that ran further (Redis outlives runs): kept, it would make
                 # every candle of this run look older than "latest" and never be replaced.
                 log.info(
-                    "cache: %s's latest candle is from after the venue's clock; dropped", symbol
+                    "cache: %s's latest candle closes after the venue's clock: dropped", symbol
                 )
                 await cache.forget(symbol, (interval,))
                 candle = await cache.latest_candle(symbol, interval, loader(symbol))

@@ -8,6 +8,7 @@ concurrent starts (two processes starting at once would otherwise race to create
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from slt.storage.engine import check_connection, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger("slt.storage")
 _PG_LOCK_KEY = 0x534C_5401
 """Arbitrary constant naming the advisory lock that guards schema upgrades on PostgreSQL."""
 
@@ -55,6 +57,7 @@ async def migrate(target: str | URL | AsyncEngine, *, schema: str | None = None)
             if conn.dialect.name == "postgresql":
                 await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
                 await _ensure_schema(conn)
+            before = await conn.run_sync(_current_revision)
             await conn.run_sync(_upgrade)
             revision = await conn.run_sync(_current_revision)
     finally:
@@ -62,6 +65,8 @@ async def migrate(target: str | URL | AsyncEngine, *, schema: str | None = None)
             await engine.dispose()
     if revision is None:
         raise RuntimeError("the schema upgrade finished without recording a revision")
+    if revision != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", revision)
     return revision
 
 

@@ -104,3 +104,16 @@ async def test_a_later_candle_left_in_redis_by_a_longer_replay_is_dropped(
 
 async def _no_loader() -> Candle | None:
     raise AssertionError("the cache should have answered")
+
+
+async def test_in_the_middle_of_a_candle_the_mark_is_the_last_closed_one(
+    store: CandleStore,
+) -> None:
+    """The store also holds the candle still forming at the venue's clock (a replay's data
+    runs ahead): the mark is the close of the one before it, not no mark at all."""
+    stored = series("BTCUSDT", 30, 100.0)
+    await store.write(stored)
+    mid = int(stored.open_time[10]) + 30_000
+    assert await first_marks(MarketCache(), store, ["BTCUSDT"], "1m", mid) == {
+        "BTCUSDT": float(stored.close[9])
+    }
