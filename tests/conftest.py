@@ -109,6 +109,12 @@ class TcpProxy:
             await self._server.wait_closed()
             self._server = None
 
+    @classmethod
+    def in_front_of(cls, url: str, default_port: int) -> TcpProxy:
+        """A proxy (not yet started) to the server of a database or Redis `url`."""
+        parts = urlsplit(url)
+        return cls(parts.hostname or "127.0.0.1", parts.port or default_port)
+
     def stall(self) -> None:
         self.stalled = True
 

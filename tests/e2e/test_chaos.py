@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -92,8 +91,7 @@ async def _chaos(
 
 async def _proxy(url: str, default_port: int) -> tuple[TcpProxy, str]:
     """A started proxy in front of the server at `url`, and the URL that goes through it."""
-    parts = urlsplit(url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or default_port)
+    proxy = TcpProxy.in_front_of(url, default_port)
     await proxy.start()
     return proxy, proxy.route(url)
 

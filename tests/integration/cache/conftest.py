@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
@@ -59,8 +58,7 @@ async def raw_redis(redis_url: str, tag: str) -> AsyncIterator[aioredis.Redis]:
 
 @pytest.fixture
 async def proxy(redis_url: str) -> AsyncIterator[TcpProxy]:
-    parts = urlsplit(redis_url)
-    p = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    p = TcpProxy.in_front_of(redis_url, 6379)
     await p.start()
     yield p
     await p.stop()

@@ -207,8 +207,7 @@ async def test_a_redis_outage_moves_the_budget_to_the_local_file_and_back(
     server), the budget is counted in the machine's file, one warning says so; Redis back:
     the window lives in Redis again."""
     caplog.set_level(logging.INFO, logger="slt.test.governor")
-    host, _, port = REDIS_URL.split("//")[1].split("/")[0].partition(":")
-    proxy = TcpProxy(host, int(port or 6379))
+    proxy = TcpProxy.in_front_of(REDIS_URL, 6379)
     await proxy.start()
     wall = FakeTime()
     health = RedisHealth(
