@@ -35,7 +35,7 @@ from .conftest import Run, StartRun, db_rows, local_exchange
 
 pytestmark = pytest.mark.slow
 SPEED = 120.0
-CHAOS_S = 40.0
+CHAOS_S = 25.0
 KILLS_PER_ROLE = 2  # well inside the restart budget (5 in 10 minutes)
 ENV = {
     # short averages: entries and exits from the first minutes on

@@ -4,7 +4,7 @@ local exchange, and the 2-hour time exit (shortened here) still fires on schedul
 and on PostgreSQL.
 
 The settings make the time exit the exit that happens: a wide stop, a far target, no partial
-take-profit, trailing or signal reversal, and a 30-minute holding limit (30 s of wall time at
+take-profit, trailing or signal reversal, and a 15-minute holding limit (15 s of wall time at
 60× replay), so the test is about the clock surviving the crash, not about prices.
 """
 
@@ -30,7 +30,7 @@ from .conftest import Run, StartRun, db_rows, local_exchange
 
 pytestmark = pytest.mark.slow
 SPEED = 60.0
-HOLD_MS = 30 * 60_000
+HOLD_MS = 15 * 60_000
 TIMER_MS = 60_000
 ENV = {
     "SLT_RISK__MAX_HOLD_MS": str(HOLD_MS),
