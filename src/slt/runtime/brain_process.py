@@ -79,7 +79,7 @@ class BrainService:
         self.trader: Trader | None = None
         self.fatal: BaseException | None = None
         self.warmed = False
-        self.cache: MarketCache = open_market_cache(spec.settings)
+        self.cache: MarketCache = open_market_cache(spec.settings, spec.venue.kind)
         self.swap_model: Callable[[], None] | None = None
         """Puts a newly promoted champion to work (an ml run that retrains live)."""
 

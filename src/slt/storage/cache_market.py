@@ -5,9 +5,12 @@ the Brain's heartbeat shows a single hit-rate line. `open_market_cache(settings)
 from `settings.redis_url`; with no Redis configured it is L1 + source only, silently (the
 in-process cache then serves, as the design says).
 
-Keys: `slt:cache:candle:<interval>:<SYMBOL>` (a msgspec-MessagePack `Candle`) and
-`slt:cache:indicators:<SYMBOL>` (opaque bytes: the incremental feature state, whose layout
-is the features package's business). Both expire from Redis one hour after their last write.
+Keys: `slt:cache:candle:<venue>:<interval>:<SYMBOL>` (a msgspec-MessagePack `Candle`) and
+`slt:cache:indicators:<venue>:<SYMBOL>` (opaque bytes: the incremental feature state, whose
+layout is the features package's business). Both expire from Redis one hour after their last
+write. The venue part (`local`, `testnet`, `live`) keeps bots on different venues that share
+one Redis apart: a replay's BTCUSDT is not the exchange's BTCUSDT, and a testnet price must
+never become a live bot's mark.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ class MarketCache:
         self,
         l2: RedisTier | None = None,
         *,
+        venue: str = "live",
         l1_max_entries: int = 4096,
         l1_ttl_ms: int = 60_000,
         l2_ttl_s: int = L2_TTL_S,
         clock: Clock = wall_ms,
     ) -> None:
+        if not venue or ":" in venue:
+            raise ValueError(f"venue must be non-empty and without ':', not {venue!r}")
         self.l2 = l2
+        self.venue = venue
         self.counters = CacheStats()
         self.candles: TieredCache[Candle] = TieredCache(
             "candle",
@@ -59,7 +66,7 @@ class MarketCache:
         self, symbol: str, interval: str, loader: Loader[Candle]
     ) -> Candle | None:
         """The latest closed candle of *symbol* on *interval*; *loader* asks the store/exchange."""
-        return await self.candles.get(_candle_key(symbol, interval), loader)
+        return await self.candles.get(self._candle_key(symbol, interval), loader)
 
     async def put_candle(self, interval: str, candle: Candle) -> None:
         """Record *candle* as its symbol's latest closed candle on *interval*.
@@ -67,7 +74,7 @@ class MarketCache:
         Ignored when memory already holds a later candle for that symbol, so a late or
         replayed message never moves "latest" backwards.
         """
-        key = _candle_key(candle.symbol, interval)
+        key = self._candle_key(candle.symbol, interval)
         current = self.candles.l1.peek(key)
         if current is not None and current.open_time > candle.open_time:
             return
@@ -75,16 +82,22 @@ class MarketCache:
 
     async def indicator_state(self, symbol: str, loader: Loader[bytes]) -> bytes | None:
         """The saved indicator state of *symbol* (opaque bytes); *loader* rebuilds it."""
-        return await self.indicators.get(symbol, loader)
+        return await self.indicators.get(self._symbol_key(symbol), loader)
 
     async def put_indicator_state(self, symbol: str, state: bytes) -> None:
-        await self.indicators.set(symbol, state)
+        await self.indicators.set(self._symbol_key(symbol), state)
 
     async def forget(self, symbol: str, intervals: tuple[str, ...] = ()) -> None:
         """Drop *symbol*'s indicator state and its latest candle on *intervals*."""
-        await self.indicators.invalidate(symbol)
+        await self.indicators.invalidate(self._symbol_key(symbol))
         for interval in intervals:
-            await self.candles.invalidate(_candle_key(symbol, interval))
+            await self.candles.invalidate(self._candle_key(symbol, interval))
+
+    def _symbol_key(self, symbol: str) -> str:
+        return f"{self.venue}:{symbol.upper()}"
+
+    def _candle_key(self, symbol: str, interval: str) -> str:
+        return f"{self.venue}:{interval}:{symbol.upper()}"
 
     @property
     def l2_up(self) -> bool:
@@ -103,15 +116,11 @@ class MarketCache:
             await self.l2.aclose()
 
 
-def _candle_key(symbol: str, interval: str) -> str:
-    return f"{interval}:{symbol.upper()}"
-
-
-def open_market_cache(settings: Settings, *, clock: Clock = wall_ms) -> MarketCache:
-    """The market cache the settings ask for: Redis as L2 when `redis_url` is set.
+def open_market_cache(settings: Settings, venue: str, *, clock: Clock = wall_ms) -> MarketCache:
+    """The market cache the settings ask for, for `venue`: Redis as L2 when `redis_url` is set.
 
     Nothing is contacted here: a Redis that is down at start is found on first use and
     handled like any outage.
     """
     l2 = RedisTier.from_url(settings.redis_url, clock=clock) if settings.redis_url else None
-    return MarketCache(l2, clock=clock)
+    return MarketCache(l2, venue=venue, clock=clock)

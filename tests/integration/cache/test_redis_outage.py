@@ -106,7 +106,7 @@ async def test_redis_stopped_no_crash_hit_rate_drops_recovers_on_restart(
     store.latest[symbols[0]] = newer
     await market.put_candle("1m", newer)
     # Reads that went to the store could not refresh Redis either: all are "dirty" now.
-    assert market.candles.dirty == {f"1m:{s}" for s in symbols}
+    assert market.candles.dirty == {f"live:1m:{s}" for s in symbols}
 
     # Still down for 55 s more: retried every 5 s, but no second warning within the minute.
     for _ in range(11):

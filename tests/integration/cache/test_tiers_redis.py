@@ -47,7 +47,7 @@ async def test_values_round_trip_and_l2_keys_expire_in_an_hour(
         assert await reader.indicator_state(symbol, no_state) == b"\x00state\xff"
         assert reader.stats() == CacheCounts(gets=2, l2_hits=2)
         assert reader.hit_rates() == {"l1": 0.0, "l2": 1.0, "overall": 1.0}
-        for key in (f"slt:cache:candle:1m:{symbol}", f"slt:cache:indicators:{symbol}"):
+        for key in (f"slt:cache:candle:live:1m:{symbol}", f"slt:cache:indicators:live:{symbol}"):
             assert 3590 <= await raw_redis.ttl(key) <= 3600
         short = TieredCache(f"ns{tag}", BytesCodec(), l2=writer.l2, l2_ttl_s=120)
         await short.set("k", b"v")
@@ -55,6 +55,38 @@ async def test_values_round_trip_and_l2_keys_expire_in_an_hour(
     finally:
         await writer.aclose()
         await reader.aclose()
+
+
+async def test_bots_on_different_venues_sharing_one_redis_never_read_each_others_market(
+    redis_url: str, tag: str
+) -> None:
+    """A replay on the local exchange and a live bot may share one Redis: the replay's candle
+    must never become the live bot's mark, nor a testnet price a live one."""
+    replay = MarketCache(RedisTier.from_url(redis_url), venue="local", clock=FakeClock())
+    live = MarketCache(RedisTier.from_url(redis_url), venue="live", clock=FakeClock())
+    symbol = f"V{tag}USDT"
+    replayed = candle(symbol, T0 + 3_600_000, 1.0)
+    await replay.put_candle("1m", replayed)
+    await replay.put_indicator_state(symbol, b"replay")
+
+    async def from_store() -> Candle | None:
+        return candle(symbol, T0, 50_000.0)
+
+    async def no_state() -> bytes | None:
+        return None
+
+    try:
+        assert await live.latest_candle(symbol, "1m", from_store) == candle(symbol, T0, 50_000.0)
+        assert await live.indicator_state(symbol, no_state) is None
+        assert live.stats().l2_hits == 0
+        again = MarketCache(RedisTier.from_url(redis_url), venue="local", clock=FakeClock())
+        assert await again.latest_candle(symbol, "1m", never) == replayed  # its own venue's
+        await again.aclose()
+        with pytest.raises(ValueError, match="venue"):
+            MarketCache(venue="a:b")
+    finally:
+        await replay.aclose()
+        await live.aclose()
 
 
 async def test_a_find_is_written_back_to_the_tiers_above_in_order(

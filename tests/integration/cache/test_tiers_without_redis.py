@@ -130,7 +130,7 @@ async def test_no_redis_configured_means_memory_and_source_silently(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="slt.storage.cache")
-    market = open_market_cache(Settings(redis_url=None), clock=FakeClock())
+    market = open_market_cache(Settings(redis_url=None), "local", clock=FakeClock())
     assert market.l2 is None and not market.l2_up
 
     async def from_store() -> Candle | None:
