@@ -130,9 +130,11 @@ class Ledger:
         return experience_of(self.run_id, p.symbol, p.entry_time_ms, model_id, features, prediction)
 
     async def _apply(self, ops: Iterable[WriteOp]) -> None:
-        for op in ops:
-            await self.writes.apply(op)
-            self.written += 1
+        """One step's writes as one batch: one transaction (or one journal fsync)."""
+        batch = list(ops)
+        if batch:
+            await self.writes.apply_many(batch)
+            self.written += len(batch)
 
     async def start(self, started_ms: int, config: dict[str, object], state: EngineState) -> None:
         """The run's row, then every position the engine holds now (after reconciliation an

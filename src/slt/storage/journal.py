@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -61,12 +62,18 @@ class Journal:
 
     def append(self, op: WriteOp) -> None:
         """Write *op* as one line and make it durable (flush + fsync) before returning."""
-        line = _ENCODER.encode(op) + b"\n"
+        self.append_all((op,))
+
+    def append_all(self, ops: Sequence[WriteOp]) -> None:
+        """Write *ops* as one line each, in order, made durable by one fsync before returning
+        (a step's writes cost one disk flush, not one each)."""
+        if not ops:
+            return
         f = self._open()
-        f.write(line)
+        f.write(b"".join(_ENCODER.encode(op) + b"\n" for op in ops))
         f.flush()
         os.fsync(f.fileno())
-        self._pending += 1
+        self._pending += len(ops)
 
     def read(self) -> list[WriteOp]:
         """Every complete op in the file, oldest first (a torn last line is left out)."""

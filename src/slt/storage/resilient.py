@@ -114,23 +114,28 @@ class ResilientStore(TradingWrites):
 
     async def apply(self, op: WriteOp) -> None:
         """Write *op* to the database, or to the journal if the database is unreachable."""
+        await self.apply_many((op,))
+
+    async def apply_many(self, ops: Iterable[WriteOp]) -> None:
+        """Write *ops* in one transaction (one commit for a step's writes, which keeps the
+        database off the order path's critical time), or all of them to the journal if the
+        database is unreachable: a batch is never split between the two."""
+        batch = list(ops)
+        if not batch:
+            return
         async with self._lock:
             if self.journal.pending and not await self._replay(force=False):
-                self.journal.append(op)
+                self.journal.append_all(batch)
                 self._warn()
                 return
             try:
-                await self.store.apply(op)
+                await self.store.apply_many(batch)
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
-                self.journal.append(op)
+                self.journal.append_all(batch)
                 self._failed(exc)
                 self._warn()
-
-    async def apply_many(self, ops: Iterable[WriteOp]) -> None:
-        for op in ops:
-            await self.apply(op)
 
     async def recover(self) -> bool:
         """Try the database now (ignoring the backoff) and replay the journal; True when the

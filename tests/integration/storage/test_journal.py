@@ -267,8 +267,8 @@ async def outage_run(
     third = len(ops) // 3
     clock = FakeClock()
     first = ResilientStore(store, Journal(path), base_delay_s=1.0, clock=clock)
-    for op in ops[:third]:
-        await first.apply(op)
+    for i in range(0, third, 5):  # a step's writes go as one batch (one transaction)
+        await first.apply_many(ops[i : min(i + 5, third)])
     assert not first.degraded
     await _maybe_await(go_down())
     for op in ops[third : 2 * third]:
@@ -283,8 +283,10 @@ async def outage_run(
     await _maybe_await(come_back())
     second = ResilientStore(store, Journal(path), clock=clock)
     assert second.degraded and second.journal.pending == third
-    for op in ops[2 * third :]:
-        await second.apply(op)  # the first one replays the journal before itself
+    rest = ops[2 * third :]
+    await second.apply(rest[0])  # replays the journal before itself
+    for i in range(1, len(rest), 4):
+        await second.apply_many(rest[i : i + 4])
     assert not second.degraded and second.replayed == third
     assert path.read_bytes() == b""
     assert await reference_store.export_run(run) == await reference_store.export_run(reference)
@@ -347,8 +349,9 @@ async def test_background_retry_drains_the_journal(
     run = fresh_run()
     ops = as_run(script("x", symbols=2), run)
     await proxy.stop()
-    await store.apply_many(ops)
+    await store.apply_many(ops)  # the whole batch journaled, by one fsync
     assert store.journal.pending == len(ops)
+    assert store.journal.read() == ops
     await proxy.start()
     for _ in range(200):
         if not store.degraded:
