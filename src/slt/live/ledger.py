@@ -1,15 +1,16 @@
 """The Brain's ledger: what happens to the account, written to the database in a safe order.
 
-The `Trader` calls in at three points of every input, and the order is the promise:
+The `Trader` calls in at two points of every input, and the order is the promise:
 
 * `before_step(event)` — before the engine acts on an event. A fill is stored *before* the
   engine books it, so a Brain killed right after can never have acted on a fill the database
   does not know; refusals and cancels move their order to its final status.
-* `after_step(before, after, commands)` — the engine's answer: positions whose plan changed
-  (opened, resized, stop moved) are upserted with their entry time, positions that are gone are
-  closed, finished trades are stored with their exit reason (and close their experience row).
-* `before_send(commands)` — every order intent is stored *before* the order leaves, so after a
-  crash the database names every order that may be on the exchange.
+* `after_step(before, after, commands)` — the engine's answer, stored before any of its
+  commands is sent: every order intent (so after a crash the database names every order that
+  may be on the exchange), positions whose plan changed (opened, resized, stop moved) upserted
+  with their entry time, positions that are gone closed, finished trades with their exit reason
+  (closing their experience row). All of it is one transaction: one commit stands between a
+  candle's signal and its order, not one per row.
 
 Marks move every candle; they are not plan changes and are written only with the periodic
 account snapshot (`account`). Every write goes through `TradingWrites`: in the Brain that is a
@@ -188,7 +189,8 @@ class Ledger:
         after: EngineState,
         commands: Sequence[Command],
     ) -> None:
-        """`event` None: a reconciliation, whose changes are stored the same way."""
+        """`event` None: a reconciliation, whose changes are stored the same way. Call it
+        before sending `commands`: their intents are written here (write-ahead)."""
         run, now = self.run_id, after.time_ms
         ops: list[WriteOp] = []
         if isinstance(event, OrderFilled):
@@ -215,12 +217,8 @@ class Ledger:
                         t.exit_time_ms,
                     )
                 )
+        ops += [intent_of(run, c.order) for c in commands if isinstance(c, PlaceOrder)]
         await self._apply(ops)
-
-    async def before_send(self, commands: Iterable[Command]) -> None:
-        await self._apply(
-            intent_of(self.run_id, c.order) for c in commands if isinstance(c, PlaceOrder)
-        )
 
     async def account(self, state: EngineState, time_ms: int) -> None:
         """A snapshot of the account, and each open position with its current mark and

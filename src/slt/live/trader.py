@@ -262,11 +262,10 @@ class Trader:
         self, commands: list[Command], received_ns: int | None = None
     ) -> list[Event]:
         """Save the state (write-ahead), then send: through the router when there is one (the
-        answers come back later as events), else in order, returning the events at once."""
+        answers come back later as events), else in order, returning the events at once.
+        The ledger's `after_step` for these commands has stored their intents already."""
         if commands:
             self.save()
-            if self.ledger is not None:
-                await self.ledger.before_send(commands)
         events: list[Event] = []
         for cmd in commands:
             if self.router is not None and isinstance(cmd, PlaceOrder | CancelOrder):
