@@ -8,10 +8,14 @@ Every scenario runs for both transports in the same invocation:
 
 * throughput, flat out — single records (`ring.write(bytes)` / `Queue.put(bytes)`), and
   blocks of `--batch` records stamped with one numpy assignment (`ring.write_many(array)` /
-  one `Queue.put(array.tobytes())` per block); messages per second from the first stamp to
-  the last arrival, and each side's CPU time per message (the producer's from its first send
-  to its last, the Queue's feeder thread included up to `join_thread`; the consumer's over the
-  receiving window);
+  one `Queue.put(array.tobytes())` per block); and zero-copy blocks: the producer claims the
+  next free slots (`ring.claim`), stamps them in place with one numpy assignment and
+  publishes them, the consumer takes a read-only `ring.view` (`wait_view`), reads every
+  record's stamp where it lies and releases the slots, against the same Queue blocks; both
+  block sizes `--batch` (the Feed's burst) and `--big-batch`. Messages per second from the
+  first stamp to the last arrival, and each side's CPU time per message (the producer's from
+  its first send to its last, the Queue's feeder thread included up to `join_thread`; the
+  consumer's over the receiving window);
 * latency, paced — single records at `--rate` per second (the producer sleeps to a schedule,
   never spins, so a Queue's feeder thread always gets the GIL);
 * latency, Feed bursts — the Feed's real pattern: every `--gap-ms` (a minute live) a burst of
@@ -22,7 +26,8 @@ The ring's consumer reads at most 4096 records at a time (as the Brain does) wit
 `wait_batch_async` in an asyncio loop (the Brain's way); the Queue's blocks in `get()`. A
 first table gives one-process call costs, the floor under the two-process figures.
 
-    .venv/bin/python bench/ring_speed.py [--messages 300000] [--batch 300] [--rate 10000]
+    .venv/bin/python bench/ring_speed.py [--messages 300000] [--block-messages 3000000]
+        [--batch 300] [--big-batch 4096] [--rate 10000]
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from _ring_costs import one_process_costs
 from slt.domain import Candle
 from slt.ipc import CANDLE_RECORD, RingBuffer
 from slt.ipc.records import candle_bytes
@@ -58,12 +64,15 @@ BRAIN_BATCH = 4096
 @dataclass(frozen=True)
 class Pattern:
     """What the producer does: `count` records in bursts of `burst` (one block each when
-    `block`), a new burst every `period_s` seconds (0: flat out)."""
+    `block`), a new burst every `period_s` seconds (0: flat out). `in_place`: the ring's
+    blocks are claimed, stamped and published in their slots, and read through views (the
+    Queue still sends each block as one message)."""
 
     count: int
     burst: int
     block: bool
     period_s: float
+    in_place: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,15 +118,41 @@ def _fine_sleeps() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_TIMERSLACK, 1_000, 0, 0, 0)
 
 
+def _prefill(ring: RingBuffer, message: bytearray) -> None:
+    """Put the template candle in every slot through a claim that is never published (so the
+    consumer sees none of it): the zero-copy producer then only stamps its slots, as the Feed
+    would decode straight into them, and the records the consumer reads are whole messages."""
+    slots = ring.claim(ring.capacity)
+    slots[:] = np.frombuffer(bytes(message), dtype=STAMPED)[0]
+
+
+def _send_in_place(ring: RingBuffer, burst: int, clock: Any) -> None:
+    """One block, zero-copy: claim the free slots (up to the wrap), stamp them with one numpy
+    assignment, publish; again for what lay past the wrap or did not fit yet."""
+    left = burst
+    while left:
+        slots = ring.claim(left)
+        if not len(slots):  # full: refused and counted, as write_many's retries are
+            os.sched_yield()
+            continue
+        slots["sent_ns"] = clock()
+        left -= ring.publish()
+
+
 def ring_producer(name: str, pattern: Pattern, cpu: Any) -> None:
     _fine_sleeps()
     ring = RingBuffer.attach(name, STAMPED)
     try:
-        start = time.process_time()
         message = _template()
+        if pattern.in_place:
+            _prefill(ring, message)
+        start = time.process_time()
         block = np.frombuffer(bytes(message) * pattern.burst, dtype=STAMPED).copy()
         write, clock, pack = ring.write, time.perf_counter_ns, _STAMP.pack_into
         for _ in _schedule(pattern):
+            if pattern.in_place:
+                _send_in_place(ring, pattern.burst, clock)
+                continue
             if pattern.block:
                 block["sent_ns"] = clock()
                 done = ring.write_many(block)
@@ -209,6 +244,8 @@ def run_ring(pattern: Pattern, spin_s: float, use_asyncio: bool = False) -> Resu
 
         if use_asyncio:
             asyncio.run(consume_async())
+        elif pattern.in_place:
+            _consume_in_place(ring, tally, spin_s)
         while tally.got < pattern.count:
             records = wait(5.0, spin_s, BRAIN_BATCH)
             now = clock()
@@ -219,6 +256,21 @@ def run_ring(pattern: Pattern, spin_s: float, use_asyncio: bool = False) -> Resu
         return tally.result(pattern, ring.overruns, cpu.value)
     finally:
         ring.close()
+
+
+def _consume_in_place(ring: RingBuffer, tally: _Tally, spin_s: float) -> None:
+    """Zero-copy reads: a read-only view of at most `BRAIN_BATCH` records in their slots
+    (waiting as `wait_batch` does), every record's stamp read from it where it lies, then the
+    slots released to the producer. (In a function, so no view outlives it: a live view pins
+    the shared block and `close` refuses.)"""
+    wait, release, clock = ring.wait_view, ring.release, time.perf_counter_ns
+    while tally.got < len(tally.sent):
+        records = wait(5.0, spin_s, BRAIN_BATCH)
+        now = clock()
+        if not len(records):
+            raise RuntimeError("the ring producer went silent")
+        tally.add(records["sent_ns"], len(records), now)
+        release()
 
 
 def run_queue(pattern: Pattern, spin_s: float) -> Result:
@@ -299,53 +351,12 @@ def _latency(console: Console, scenarios: dict[str, Pattern], spin: float) -> No
     console.print(table)
 
 
-def _costs(console: Console) -> None:
-    """What one call costs in one process (best of 5 × 20,000), the floor under the
-    two-process figures: no other process, no cache lines moving between cores."""
-    import timeit
-
-    from numba import njit
-
-    ring = RingBuffer.create(f"slt-bench-{uuid.uuid4().hex[:10]}", RING_SLOTS, STAMPED)
-    message, block = _template(), np.zeros(300, dtype=STAMPED)
-    record, clock, pack = bytes(message), time.perf_counter_ns, _STAMP.pack_into
-    raw = np.zeros(ring.size_for(RING_SLOTS, STAMPED), np.uint8)  # the same array type
-
-    @njit(cache=False)  # type: ignore[misc]
-    def compiled_noop(buf: np.ndarray[Any, Any], data: bytes) -> int:
-        return len(buf) + len(data)
-
-    compiled_noop(raw, record)
-
-    def write_read(k: int) -> None:
-        for _ in range(k):
-            ring.write(record)
-        ring.read_batch()
-
-    calls: dict[str, tuple[Any, int]] = {
-        "stamp + bytes() of one message": (lambda: (pack(message, 0, clock()), bytes(message)), 1),
-        "write(bytes), ring never full": (lambda: write_read(100), 100),
-        "write(bytes) + read_batch() of 1": (lambda: write_read(1), 1),
-        "write_many(300) + read_batch() of 300": (
-            lambda: (ring.write_many(block), ring.read_batch()),
-            1,
-        ),
-        "numba: call a no-op with the ring's bytes": (lambda: compiled_noop(raw, record), 1),
-    }
-    table = Table(title="One call in one process, µs (best of 5)")
-    for col in ("operation", "µs"):
-        table.add_column(col, justify="right")
-    for label, (call, per) in calls.items():
-        best = min(timeit.repeat(call, number=20_000 // per, repeat=5)) / (20_000 // per) / per
-        table.add_row(label, f"{best * 1e6:.2f}")
-    console.print(table)
-    ring.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--messages", type=int, default=300_000, help="flat-out runs")
+    parser.add_argument("--block-messages", type=int, default=3_000_000, help="flat-out blocks")
     parser.add_argument("--batch", type=int, default=300, help="records per block or burst")
+    parser.add_argument("--big-batch", type=int, default=4096, help="large blocks (0: none)")
     parser.add_argument("--bursts", type=int, default=100)
     parser.add_argument("--gap-ms", type=float, default=50.0, help="burst period (a minute live)")
     parser.add_argument("--rate", type=float, default=10_000.0, help="paced run, messages/s")
@@ -354,23 +365,26 @@ def main() -> None:
     parser.add_argument("--costs", action="store_true", help="only the one-process call costs")
     args = parser.parse_args()
     b, spin, gap = args.batch, args.spin_us / 1e6, args.gap_ms / 1e3
-    flat = args.messages // b * b
+    flat, blocks = args.messages // b * b, args.block_messages // b * b
     console = Console(width=120)
     console.print(
         f"{STAMPED.itemsize}-byte stamped candle records between two processes on "
         f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f} at start"
     )
-    _costs(console)
+    one_process_costs(console, STAMPED, RING_SLOTS, _template())
     if args.costs:
         return
-    _throughput(
-        console,
-        {
-            "single records": Pattern(flat, 1, False, 0.0),
-            f"blocks of {b}": Pattern(flat, b, True, 0.0),
-        },
-        spin,
-    )
+    throughput = {
+        "single records": Pattern(flat, 1, False, 0.0),
+        f"blocks of {b}": Pattern(blocks, b, True, 0.0),
+        f"zero-copy, {b}": Pattern(blocks, b, True, 0.0, in_place=True),
+    }
+    if args.big_batch > 0:
+        big = args.big_batch
+        big_count = args.block_messages // big * big
+        throughput[f"blocks of {big}"] = Pattern(big_count, big, True, 0.0)
+        throughput[f"zero-copy, {big}"] = Pattern(big_count, big, True, 0.0, True)
+    _throughput(console, throughput, spin)
     _latency(
         console,
         {
