@@ -34,6 +34,7 @@ from slt.domain import (
     ExitReason,
     Notice,
     OrderAccepted,
+    OrderCanceled,
     PlaceOrder,
     RecordTrade,
     TradeRecord,
@@ -68,8 +69,10 @@ class _Run:
         """Symbols the engine or venue is holding something on: their candles must be seen."""
         st = self.state
         held = self.venue.active_symbols()
-        held.update([p.symbol for p in st.positions])
-        held.update([p.symbol for p in st.pending])
+        for p in st.positions:
+            held.add(p.symbol)
+        for e in st.pending:
+            held.add(e.symbol)
         return held
 
     def equity(self) -> float:
@@ -84,26 +87,44 @@ class _Run:
         """Give the engine every event of a batch before acting on its answers, as on a real
         exchange: two orders filled by one candle are both reported before we react to either."""
         commands: list[Command] = []
+        step = self.engine.step
         for event in events:
             if isinstance(event, OrderAccepted):
                 continue  # the engine already counts a sent order as live
-            self.state, more = self.engine.step(self.state, event)
-            commands.extend(more)
+            self.state, more = step(self.state, event)
+            if more:
+                commands.extend(more)
         if commands:
             self.execute(commands)
 
     def execute(self, commands: list[Command]) -> None:
+        venue = self.venue
+        marks = self.marks
         for cmd in commands:
-            if isinstance(cmd, PlaceOrder | CancelOrder):
-                sym = cmd.order.symbol if isinstance(cmd, PlaceOrder) else cmd.symbol
-                events = self.venue.submit(cmd, self.state.time_ms, self.marks.get(sym, 0.0))
-                # most orders are only accepted, which the engine does not need to hear about
-                if events and not (len(events) == 1 and isinstance(events[0], OrderAccepted)):
-                    self.feed(events)
+            if isinstance(cmd, PlaceOrder):
+                events = venue.submit(cmd, self.state.time_ms, marks.get(cmd.order.symbol, 0.0))
+            elif isinstance(cmd, CancelOrder):
+                events = venue.submit(cmd, self.state.time_ms, marks.get(cmd.symbol, 0.0))
             elif isinstance(cmd, RecordTrade):
                 self.trades.append(cmd.trade)
-            elif isinstance(cmd, Notice) and cmd.kind.startswith("rejected:"):
-                self.rejected[cmd.kind.removeprefix("rejected:")] += 1
+                continue
+            else:
+                if isinstance(cmd, Notice) and cmd.kind.startswith("rejected:"):
+                    self.rejected[cmd.kind.removeprefix("rejected:")] += 1
+                continue
+            if not events:
+                continue
+            if len(events) == 1:
+                # Most orders are only accepted, which the engine does not need to hear about;
+                # most cancels are confirmed for an order the engine dropped when it sent the
+                # cancel, which it would answer with its state unchanged and no commands.
+                event = events[0]
+                if isinstance(event, OrderAccepted) or (
+                    isinstance(event, OrderCanceled)
+                    and not self.engine.tracks(self.state, event.client_id)
+                ):
+                    continue
+            self.feed(events)
 
 
 def run_backtest(

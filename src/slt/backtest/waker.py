@@ -67,9 +67,15 @@ class Waker:
         # re-created at every close (new mark), but its levels change only when its size, stop
         # or margin do, and a re-created position carries the very same field objects.
         self._last_levels: dict[str, _LastLevels] = {}
+        # each symbol's (low, high, close) columns, the arrays the scan reads
+        self._columns = {s: (ser.low, ser.high, ser.close) for s, ser in series.items()}
         # step_at_or_after of the few deadlines asked again at every wake-up (a position's time
         # exit, the next funding): the time grid never changes during a run
         self._steps_at: dict[int, int] = {}
+        # (g, step) of the last next_close_day_step(g) answered: it holds for every g' in
+        # [g, step] (their previous closes all lie in the same UTC day), and it is asked at
+        # every wake-up with a position, mostly within the same day.
+        self._day_step = (0, -1)
 
     def next_step(self, g: int) -> int:
         """The first step ≥ g at which the engine or the venue could act."""
@@ -86,7 +92,13 @@ class Waker:
             nxt = min(nxt, max(g, tl.step_at_or_after(due - tl.step_ms)))
         if not state.positions:
             return nxt
-        nxt = min(nxt, tl.next_close_day_step(g))
+        day_from, day_step = self._day_step
+        if not day_from <= g <= day_step:
+            day_step = tl.next_close_day_step(g)
+            # from step 0 on the first close stands in for the previous one: not memoised
+            self._day_step = (g, day_step) if g > 0 else (0, -1)
+        if day_step < nxt:
+            nxt = day_step
         risk = self.risk
         hold_ms = risk.max_hold_ms - tl.step_ms
         p = state.protections
@@ -102,28 +114,33 @@ class Waker:
         regular = tl.regular
         last = len(tl) - 1
         held_at_venue = venue.positions
+        columns = self._columns
         for pos in state.positions:
             if pos.closing_reason is not None:
                 return g
             sym = pos.symbol
-            ser = self.series[sym]
-            steps = tl.steps[sym]
             deadline = pos.entry_time_ms + hold_ms
             bound = steps_at.get(deadline)
             if bound is None:
                 bound = self._step_at(deadline)
-            bound = min(nxt, bound)
+            # min(), written out: the same ints, without a call per comparison
+            if nxt < bound:
+                bound = nxt
             # The last candle before a gap sets the mark the engine keeps using: see it.
-            bound = min(bound, last) if regular else min(bound, tl.next_segment_end(sym, g))
+            end = last if regular else tl.next_segment_end(sym, g)
+            if end < bound:
+                bound = end
             vpos = held_at_venue.get(sym)
             if vpos is not None:
                 funding = steps_at.get(vpos.next_funding_ms)
                 if funding is None:
                     funding = self._step_at(vpos.next_funding_ms)
-                bound = min(bound, funding)
+                if funding < bound:
+                    bound = funding
             if regular:
                 r0, r_end = g, bound
             else:
+                steps = tl.steps[sym]
                 r0 = int(np.searchsorted(steps, g))
                 r_end = int(np.searchsorted(steps, bound))
             low_t, high_t = venue.trigger_levels(sym)
@@ -131,13 +148,24 @@ class Waker:
             if guard:
                 q = pos.quantity
                 move = headroom / (remembered_float(q) or as_float(q)) * (1 - 1e-9)
-                if int(pos.side) > 0:
-                    c_low = max(c_low, pos.mark_price - move)
+                # max() and min() written out, with their comparisons (NaN behaves the same)
+                if pos.side > 0:
+                    level = pos.mark_price - move
+                    if level > c_low:
+                        c_low = level
                 else:
-                    c_high = min(c_high, pos.mark_price + move)
-            k = first_wake(ser.low, ser.high, ser.close, r0, r_end, low_t, high_t, c_low, c_high)
+                    level = pos.mark_price + move
+                    if level < c_high:
+                        c_high = level
+            low, high, close = columns[sym]
+            k = first_wake(low, high, close, r0, r_end, low_t, high_t, c_low, c_high)
             # A deadline already passed (the symbol had no candle then) is due at its next candle.
-            nxt = min(nxt, (k if regular else int(steps[k])) if k < r_end else max(bound, g))
+            if k < r_end:
+                wake = k if regular else int(tl.steps[sym][k])
+            else:
+                wake = bound if bound > g else g
+            if wake < nxt:
+                nxt = wake
         return nxt
 
     def _next_signal(self, i: int) -> int:

@@ -79,6 +79,11 @@ class Engine:
     def initial_state(self, balance: Decimal) -> EngineState:
         return EngineState(balance=balance)
 
+    def tracks(self, state: EngineState, client_id: str) -> bool:
+        """Is the order still on the engine's books? When it is not, `step` answers the order's
+        `OrderCanceled` with the state unchanged and no commands, so a caller may skip it."""
+        return _tracks(state, client_id)
+
     def step(self, state: EngineState, event: Event) -> tuple[EngineState, list[Command]]:
         if isinstance(event, OrderAccepted):
             return state, []

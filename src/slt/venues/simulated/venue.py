@@ -74,7 +74,11 @@ class SimulatedVenue:
     # order entry ---------------------------------------------------------------------------
     def active_symbols(self) -> set[str]:
         """Symbols whose next candle can change something: a position or an order."""
-        return {s for s, o in self.market.items() if o} | set(self.positions)
+        held = set(self.positions)
+        for symbol, orders in self.market.items():
+            if orders:
+                held.add(symbol)
+        return held
 
     def submit(self, command: PlaceOrder | CancelOrder, now_ms: int, mark: float) -> list[Event]:
         if isinstance(command, CancelOrder):
