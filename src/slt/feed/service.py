@@ -13,7 +13,10 @@ order the stream client yields them (open-time order per symbol):
 3. the data firewall (`firewall.Firewall`): a rejected candle is counted by reason, logged in
    aggregate, and dropped; the Feed goes on;
 4. publish to the ring (a full ring is an overrun: counted and logged, never a crash) and
-   buffer the candle for the store, written in batches by a background task.
+   buffer the candle for the store, written in batches by a background task. The batch is
+   written in a lull, once no candle was published for `flush_quiet_s`: right after a burst
+   of closes the Brain is committing the orders they caused, and on SQLite a candle write
+   holding the database's one write lock would make that commit wait.
 
 Every `beat_interval_s` the heartbeat board gets the stats named in
 `slt.runtime.heartbeat.STATS["feed"]`; every `report_interval_s` one INFO line sums up what
@@ -62,6 +65,9 @@ class FeedConfig:
     """Largest gap filled (and how far back a restart looks for a stored candle)."""
     store_timeout_s: float = 10.0
     flush_interval_s: float = 5.0
+    flush_quiet_s: float = 0.25
+    """A flush waits until no candle was published for this long (module docstring), at most
+    `flush_interval_s` more."""
     beat_interval_s: float = 1.0
     report_interval_s: float = 60.0
     max_jump: float = 0.2
@@ -98,6 +104,7 @@ class FeedService:
         self._announced = False
         self._reported: Counter[str] = Counter()
         self._gap_lines = 0
+        self._published_at = 0.0
 
     # the stats of the heartbeat --------------------------------------------------------------
     def stats(self) -> dict[str, float]:
@@ -125,7 +132,7 @@ class FeedService:
         side = [every(self.config.beat_interval_s, self._beat, "heartbeat")]
         side.append(every(self.config.report_interval_s, self._report, "report"))
         if self.writer is not None:
-            side.append(every(self.config.flush_interval_s, self._flush, "candle-flush"))
+            side.append(loop_task(self._flush_in_lulls(), "candle-flush", stop, failed.append))
         stopping = asyncio.create_task(stop.wait())
         getter: asyncio.Task[Candle] | None = None
         try:
@@ -185,6 +192,18 @@ class FeedService:
         if self.board is not None:
             self.board.beat(ROLE, None, phase, **self.stats())
 
+    async def _flush_in_lulls(self) -> None:
+        """Every `flush_interval_s`, flush once the stream is quiet (module docstring)."""
+        cfg = self.config
+        while True:
+            await asyncio.sleep(cfg.flush_interval_s)
+            give_up = time.monotonic() + cfg.flush_interval_s
+            while (quiet := time.monotonic() - self._published_at) < cfg.flush_quiet_s:
+                if time.monotonic() >= give_up:
+                    break  # never quiet (a catch-up): flush all the same
+                await asyncio.sleep(cfg.flush_quiet_s - quiet)
+            await self._flush()
+
     async def _flush(self) -> None:
         if self.writer is not None:
             await self.writer.flush()
@@ -233,6 +252,7 @@ class FeedService:
         if not self.firewall.check(candle).ok:
             return False
         if self.ring.write(candle_bytes(candle, recv_ns)):
+            self._published_at = time.monotonic()
             self.published += 1
             self.last_published[candle.symbol] = candle.open_time
         else:

@@ -112,6 +112,7 @@ class Ledger:
         # symbol → (model id, features, prediction) of its latest signal: the experience row
         # of the position that signal opens (the learning buffer of `slt.live.learning`)
         self._scored: dict[str, tuple[str, tuple[float, ...], float]] = {}
+        self._signals: list[WriteOp] = []
 
     def note_features(self, signal: Signal, state: object) -> None:
         """Remember what a model signal was decided on; other strategies keep no features."""
@@ -157,8 +158,19 @@ class Ledger:
         the stream's, so one already stored is not stored again."""
         await self._apply(fill_of(self.run_id, f, f.trade_id) for f in fills)
 
-    async def signals(self, signals: Iterable[Signal]) -> None:
-        await self._apply(signal_of(self.run_id, s) for s in signals)
+    def queue_signals(self, signals: Iterable[Signal]) -> None:
+        """Signals to store with the next step's writes: the step they cause commits them in
+        its own transaction, ahead of the orders they led to, instead of a transaction of
+        their own between a candle and its order. `flush_signals` stores what is left."""
+        self._signals += (signal_of(self.run_id, s) for s in signals)
+
+    async def flush_signals(self) -> None:
+        """Store the queued signals no step has taken (none of them led to a write)."""
+        await self._apply(self._take_signals())
+
+    def _take_signals(self) -> list[WriteOp]:
+        queued, self._signals = self._signals, []
+        return queued
 
     async def before_step(self, event: Event) -> None:
         run = self.run_id
@@ -218,6 +230,8 @@ class Ledger:
                     )
                 )
         ops += [intent_of(run, c.order) for c in commands if isinstance(c, PlaceOrder)]
+        if ops:
+            ops[:0] = self._take_signals()
         await self._apply(ops)
 
     async def account(self, state: EngineState, time_ms: int) -> None:
@@ -226,9 +240,10 @@ class Ledger:
         equity = Decimal(repr(state.equity()))
         available = Decimal(repr(state.available()))
         ops: list[WriteOp] = [
+            *self._take_signals(),
             AccountSnapshot(
                 self.run_id, time_ms, state.balance, equity, available, len(state.positions)
-            )
+            ),
         ]
         ops += [position_of(self.run_id, p, time_ms, with_mark=True) for p in state.positions]
         await self._apply(ops)

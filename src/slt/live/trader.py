@@ -13,6 +13,7 @@ acts on it and every order intent before the order leaves (`slt.live.ledger`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict, deque
@@ -184,9 +185,10 @@ class Trader:
                 bars.append(Bar(c, signal))
             self.candles += len(bars)
             self.last_candle_ms = max(self.last_candle_ms, t)
-            await self.apply(BarsClosed(t, tuple(bars)), first_signal_ns)
             if signals and self.ledger is not None:
-                await self.ledger.signals(signals)  # after the orders: off the hot path
+                # stored with this step's own writes, or later when the Brain is idle
+                self.ledger.queue_signals(signals)
+            await self.apply(BarsClosed(t, tuple(bars)), first_signal_ns)
 
     def _stale(self, recv_ns: int, now_ns: int) -> bool:
         return (now_ns - recv_ns) / 1e6 * self.speed > self.stale_after_ms
@@ -267,9 +269,11 @@ class Trader:
         if commands:
             self.save()
         events: list[Event] = []
+        routed = False
         for cmd in commands:
             if self.router is not None and isinstance(cmd, PlaceOrder | CancelOrder):
                 self.router.send(cmd, received_ns if isinstance(cmd, PlaceOrder) else None)
+                routed = True
                 if isinstance(cmd, PlaceOrder):
                     received_ns = None
                 continue
@@ -277,6 +281,9 @@ class Trader:
                 self.sent_after((time.time_ns() - received_ns) / 1e6)
                 received_ns = None
             events.extend(await self.executor.execute(cmd, self.order_of))
+        if routed:
+            # The lanes start their requests now, not after the rest of this candle batch.
+            await asyncio.sleep(0)
         return events
 
     async def flatten(self, now_ms: int) -> int:

@@ -225,6 +225,9 @@ class BrainService:
                 continue
             async with self.lock:
                 await self._feed(candles_of(batch), store, received_ns(batch))
+                ledger = self.trader.ledger if self.trader is not None else None
+                if ledger is not None and ring.depth() == 0:
+                    await ledger.flush_signals()  # in a lull, not between a candle and its order
 
     async def _feed(self, candles: list[Candle], store: CandleStore, received: list[int]) -> None:
         assert self.trader is not None

@@ -38,7 +38,8 @@ from slt.storage.trading_schema import (
     positions,
     signals,
 )
-from slt.storage.trading_writes import TradingWrites, apply_in
+from slt.storage.trading_sql import apply_all
+from slt.storage.trading_writes import TradingWrites
 
 DAY_MS = 86_400_000
 RUN_TABLES: tuple[Table, ...] = (
@@ -120,13 +121,13 @@ class TradingStore(TradingWrites):
 
     async def apply(self, op: WriteOp) -> None:
         async with self.engine.begin() as conn:
-            await apply_in(conn, op)
+            await apply_all(conn, [op])
 
     async def apply_many(self, ops: Iterable[WriteOp]) -> None:
         """Apply *ops* in order in one transaction: all of them or none."""
+        batch = list(ops)
         async with self.engine.begin() as conn:
-            for op in ops:
-                await apply_in(conn, op)
+            await apply_all(conn, batch)
 
     # reads ----------------------------------------------------------------------------------
     async def _rows(self, query: Select[Any]) -> Sequence[RowMapping]:

@@ -1,6 +1,7 @@
-"""How each write op becomes SQL, and the named write methods shared by both stores.
+"""The named write methods shared by both stores, and the rules every write follows.
 
-Idempotency is decided here, per table, from its natural key:
+Idempotency is decided per table, from its natural key (`slt.storage.trading_sql` turns the
+rules into SQL):
 
 * insert-once rows (runs, signals, order intents, fills, trades, account snapshots,
   experience) use INSERT … ON CONFLICT DO NOTHING: the first write wins, a repeat is a no-op;
@@ -26,27 +27,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-from sqlalchemy import Insert, Table, func, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from slt.domain import Fill, OrderRequest, Position, Signal, TradeRecord
-from slt.storage.runs import dumps
 from slt.storage.trading_ops import (
-    ORDER_STATUSES,
     AccountSnapshot,
     ClosePosition,
     EndRun,
-    ExperienceOp,
-    FillOp,
-    OrderIntent,
     OrderUpdate,
     OutcomeOp,
-    PositionOp,
-    SignalOp,
     StartRun,
-    TradeOp,
     WriteOp,
     experience_of,
     fill_of,
@@ -55,125 +43,6 @@ from slt.storage.trading_ops import (
     signal_of,
     trade_of,
 )
-from slt.storage.trading_schema import (
-    account_snapshots,
-    experience,
-    fills,
-    live_runs,
-    live_trades,
-    orders,
-    positions,
-    signals,
-)
-
-_INSERT_ONCE: dict[type[Any], Table] = {
-    SignalOp: signals,
-    FillOp: fills,
-    TradeOp: live_trades,
-    AccountSnapshot: account_snapshots,
-}
-
-
-def _insert(conn: AsyncConnection, table: Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (both databases support it)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def _values(op: msgspec.Struct) -> dict[str, Any]:
-    return {name: getattr(op, name) for name in op.__struct_fields__}
-
-
-async def apply_in(conn: AsyncConnection, op: WriteOp) -> None:
-    """Apply one op inside the caller's transaction (see the module notes for the rules)."""
-    table = _INSERT_ONCE.get(type(op))
-    if table is not None:
-        await _insert_once(conn, table, _values(op))
-    elif isinstance(op, OrderIntent):
-        row = _values(op)
-        row.update(status="intent", status_rank=0, code=0, reason="", updated_ms=op.created_ms)
-        await _insert_once(conn, orders, row)
-    elif isinstance(op, OrderUpdate):
-        rank = ORDER_STATUSES[op.status]
-        await conn.execute(
-            update(orders)
-            .where(
-                orders.c.run_id == op.run_id,
-                orders.c.client_id == op.client_id,
-                orders.c.status_rank < rank,
-            )
-            .values(
-                status=op.status,
-                status_rank=rank,
-                code=op.code,
-                reason=op.reason,
-                updated_ms=op.time_ms,
-            )
-        )
-    elif isinstance(op, PositionOp):
-        await _upsert_position(conn, op)
-    elif isinstance(op, ClosePosition):
-        await conn.execute(
-            update(positions)
-            .where(
-                positions.c.run_id == op.run_id,
-                positions.c.symbol == op.symbol,
-                positions.c.closed_ms.is_(None),
-                positions.c.updated_ms <= op.time_ms,
-            )
-            .values(closed_ms=op.time_ms, updated_ms=op.time_ms)
-        )
-    elif isinstance(op, StartRun):
-        row = _values(op)
-        row["config"] = dumps(op.config)
-        await _insert_once(conn, live_runs, row)
-    elif isinstance(op, EndRun):
-        await conn.execute(
-            update(live_runs).where(live_runs.c.run_id == op.run_id).values(ended_ms=op.ended_ms)
-        )
-    elif isinstance(op, ExperienceOp):
-        row = _values(op)
-        row["features"] = msgspec.json.encode(list(op.features)).decode()
-        await _insert_once(conn, experience, row)
-    elif isinstance(op, OutcomeOp):
-        await conn.execute(
-            update(experience)
-            .where(
-                experience.c.run_id == op.run_id,
-                experience.c.symbol == op.symbol,
-                experience.c.entry_time_ms == op.entry_time_ms,
-            )
-            .values(
-                realised_return=op.realised_return,
-                exit_reason=op.exit_reason,
-                exit_time_ms=op.exit_time_ms,
-            )
-        )
-    else:  # pragma: no cover - the union is closed; a new op must be handled above
-        raise TypeError(f"no rule to store {type(op).__name__}")
-
-
-async def _insert_once(conn: AsyncConnection, table: Table, row: dict[str, Any]) -> None:
-    stmt: Insert = _insert(conn, table).values(**row)
-    await conn.execute(stmt.on_conflict_do_nothing())  # type: ignore[attr-defined]
-
-
-async def _upsert_position(conn: AsyncConnection, op: PositionOp) -> None:
-    row = _values(op)
-    row["closed_ms"] = None
-    stmt = _insert(conn, positions).values(**row)
-    changed: dict[str, Any] = {
-        k: stmt.excluded[k] for k in row if k not in ("run_id", "symbol", "mark_price")
-    }
-    changed["mark_price"] = func.coalesce(stmt.excluded.mark_price, positions.c.mark_price)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[positions.c.run_id, positions.c.symbol],
-            set_=changed,
-            where=positions.c.updated_ms <= stmt.excluded.updated_ms,
-        )
-    )
 
 
 class TradingWrites(ABC):

@@ -427,3 +427,50 @@ async def test_export_run_has_every_table(engine: AsyncEngine) -> None:
     assert exported["live_runs"] == [
         {"venue": "sim", "started_ms": T0, "ended_ms": None, "config": "{}"}
     ]
+
+
+_KIND_ORDER = [
+    StartRun,
+    SignalOp,
+    OrderIntent,
+    FillOp,
+    PositionOp,
+    ClosePosition,
+    OrderUpdate,
+    TradeOp,
+    AccountSnapshot,
+    ExperienceOp,
+    OutcomeOp,
+    EndRun,
+]
+
+
+def by_kind(ops: list[WriteOp]) -> list[WriteOp]:
+    """The ops sorted by kind (stable, rows before their updates): long runs of one kind,
+    which `apply_many` sends as one executemany each."""
+    return sorted(ops, key=lambda op: _KIND_ORDER.index(type(op)))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    ops=st.one_of(
+        st.lists(op_strategy(), max_size=25).map(write_ahead),
+        st.lists(op_strategy(), max_size=25).map(by_kind).map(write_ahead),
+    )
+)
+async def test_a_batch_ends_as_the_same_ops_one_by_one(
+    engine: AsyncEngine, ops: list[WriteOp]
+) -> None:
+    """`apply_many` joins neighbouring ops of one kind into one execution; the rows must end
+    exactly as when every op is its own statement (order within a run kept, two upserts of
+    one position never joined)."""
+    store = TradingStore(engine)
+    single, batched = fresh_run(), fresh_run()
+    for op in as_run(ops, single):
+        await store.apply(op)
+    await store.apply_many(as_run(ops, batched))
+    assert await store.export_run(batched) == await store.export_run(single)

@@ -92,3 +92,45 @@ async def test_a_bad_stream_url_ends_the_run_with_its_error() -> None:
         assert service.client.open_connections() == 0
     finally:
         ring.close()
+
+
+class CountingWriter:
+    """Stands in for the store's `CandleWriter`: records when each flush happened."""
+
+    def __init__(self) -> None:
+        self.flushed_at: list[float] = []
+
+    def add(self, candle: Candle) -> None:
+        pass
+
+    async def flush(self) -> int:
+        self.flushed_at.append(asyncio.get_running_loop().time())
+        return 0
+
+
+async def test_the_store_is_flushed_in_a_lull_not_during_a_burst_of_closes() -> None:
+    """While candles keep coming (a minute's burst), the flush waits until none came for
+    `flush_quiet_s`: on SQLite its write would hold the lock the Brain's order commit needs."""
+    ring = RingBuffer.create(None, 4096, CANDLE_RECORD)
+    try:
+        config = FeedConfig(("BTCUSDT",), "1m", flush_interval_s=0.25, flush_quiet_s=0.1)
+        service = FeedService(config, ring)
+        writer = CountingWriter()
+        service.writer = writer  # type: ignore[assignment]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        flusher = asyncio.create_task(service._flush_in_lulls())
+        handled: list[float] = []
+        while loop.time() < start + 0.35:  # a candle every 20 ms: never a lull of 100 ms
+            await service.handle(bar(len(handled)))
+            handled.append(loop.time())
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.4)
+        flusher.cancel()
+        assert writer.flushed_at, "no flush after the burst"
+        first = writer.flushed_at[0]
+        gave_up = first >= start + 2 * config.flush_interval_s  # a lull never came (a slow host)
+        quiet = first - max(t for t in handled if t <= first)
+        assert quiet >= 0.09 or gave_up, f"flushed {quiet:.3f} s after a candle, mid-burst"
+    finally:
+        ring.close()

@@ -4,6 +4,7 @@ engine and the venue: a fill before the engine books it, an intent before the or
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from slt.domain import (
     OrderRequest,
     PlaceOrder,
     Position,
+    Signal,
 )
 from slt.domain.enums import ExitReason, OrderPurpose, OrderType, Side
 from slt.engine.engine import Engine
@@ -34,6 +36,7 @@ from slt.storage.trading_ops import (
     OrderIntent,
     OrderUpdate,
     PositionOp,
+    SignalOp,
     TradeOp,
     WriteOp,
 )
@@ -183,3 +186,51 @@ def test_reconcile_adopts_a_position_with_the_entry_time_the_database_remembers(
     assert other_side.state.positions[0].entry_time_ms == 9_000_000
     unknown = reconcile(empty, view, rules, RiskConfig())
     assert unknown.state.positions[0].entry_time_ms == 9_000_000
+
+
+class Batches(TradingWrites):
+    """Keeps each `apply_many` call as one batch: one batch is one transaction."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[WriteOp]] = []
+
+    async def apply(self, op: WriteOp) -> None:
+        self.batches.append([op])
+
+    async def apply_many(self, ops: Iterable[WriteOp]) -> None:
+        self.batches.append(list(ops))
+
+
+def test_signals_ride_with_the_step_they_cause_and_leftovers_wait_for_a_lull() -> None:
+    """A queued signal costs no transaction of its own between a candle and its order: it is
+    stored ahead of the order it led to in that step's batch; a signal that led to nothing is
+    stored by `flush_signals` (the Brain calls it when the ring is empty) or with the next
+    account snapshot."""
+    writes = Batches()
+    ledger = Ledger(writes, "r", "local")
+    state = EngineState(balance=Decimal(10_000), time_ms=1_000)
+    order = OrderRequest(
+        "slt-1-EN", "BTCUSDT", Side.LONG, OrderType.MARKET, OrderPurpose.ENTRY, Decimal("0.01")
+    )
+
+    async def run() -> None:
+        ledger.queue_signals([Signal("ETHUSDT", 1_000, 1, 0.004, 0.7, 0.01)])
+        await ledger.after_step(None, state, state, [])  # nothing to write: nothing written
+        assert writes.batches == []
+        ledger.queue_signals([Signal("BTCUSDT", 1_000, 1, 0.005, 0.8, 0.01)])
+        await ledger.after_step(None, state, state, [PlaceOrder(order)])
+        ledger.queue_signals([Signal("SOLUSDT", 61_000, -1, 0.003, 0.6, 0.01)])
+        await ledger.flush_signals()
+        await ledger.flush_signals()  # nothing left: no empty transaction
+        ledger.queue_signals([Signal("ADAUSDT", 121_000, 1, 0.003, 0.6, 0.01)])
+        await ledger.account(state, 121_000)
+
+    asyncio.run(run())
+    kinds = [[type(op).__name__ for op in batch] for batch in writes.batches]
+    assert kinds == [
+        ["SignalOp", "SignalOp", "OrderIntent"],
+        ["SignalOp"],
+        ["SignalOp", "AccountSnapshot"],
+    ]
+    stored = [op.symbol for batch in writes.batches for op in batch if isinstance(op, SignalOp)]
+    assert stored == ["ETHUSDT", "BTCUSDT", "SOLUSDT", "ADAUSDT"]
