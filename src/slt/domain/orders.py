@@ -43,7 +43,12 @@ def client_order_id(seq: int, purpose: OrderPurpose) -> str:
     The same engine state always yields the same id, so a retried submit is idempotent and a
     restarted process recognises its own orders by the `slt-` prefix.
     """
-    return f"{CLIENT_ID_PREFIX}{seq:x}-{purpose.value}"
+    return f"{CLIENT_ID_PREFIX}{seq:x}-{_SUFFIX[purpose]}"
+
+
+_SUFFIX = {p: p.value for p in OrderPurpose}
+"""Each purpose's value, read from a dict: every order built asks, and the enum's `value`
+property costs several times a dict read."""
 
 
 class Fill(msgspec.Struct, frozen=True):

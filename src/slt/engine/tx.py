@@ -42,6 +42,17 @@ from slt.risk.protections import Protections, record_trade
 
 replace = msgspec.structs.replace
 
+# Enum members and the opposite side, read from module globals and a dict: a member read from
+# its class, and the `opposite` property, cost several times as much on every order placed.
+_OPPOSITE = {Side.LONG: Side.SHORT, Side.SHORT: Side.LONG}
+_STOP_LOSS = OrderPurpose.STOP_LOSS
+_TAKE_PROFIT = OrderPurpose.TAKE_PROFIT
+_PARTIAL_TAKE_PROFIT = OrderPurpose.PARTIAL_TAKE_PROFIT
+_EXIT = OrderPurpose.EXIT
+_STOP_MARKET = OrderType.STOP_MARKET
+_TAKE_PROFIT_MARKET = OrderType.TAKE_PROFIT_MARKET
+_MARKET = OrderType.MARKET
+
 
 class Tx:
     def __init__(self, state: EngineState) -> None:
@@ -109,9 +120,40 @@ class Tx:
         self.commands.append(PlaceOrder(order))
         return order
 
+    def _protective(
+        self,
+        purpose: OrderPurpose,
+        symbol: str,
+        side: Side,
+        type: OrderType,
+        price: Decimal | None,
+        quantity: Decimal | None,
+        reduce_only: bool,
+        close_position: bool,
+    ) -> OrderRequest:
+        """`new_order` for the engine's own stops, targets and exits, the fields given in
+        OrderRequest's order (every trade places several; keywords cost more than positions)."""
+        self.seq += 1
+        order = OrderRequest(
+            client_order_id(self.seq, purpose),
+            symbol,
+            side,
+            type,
+            purpose,
+            quantity,
+            price,
+            reduce_only,
+            close_position,
+            None,
+            self.time_ms,
+        )
+        self.commands.append(PlaceOrder(order))
+        return order
+
     def cancel(self, order: OrderRequest) -> None:
-        self.orders = [o for o in self.orders if o.client_id != order.client_id]
-        self.commands.append(CancelOrder(order.symbol, order.client_id))
+        cid = order.client_id
+        self.orders = [o for o in self.orders if o.client_id != cid]
+        self.commands.append(CancelOrder(order.symbol, cid))
 
     def cancel_symbol_orders(self, symbol: str, keep_exits: bool = False) -> None:
         for o in [o for o in self.orders if o.symbol == symbol]:
@@ -120,13 +162,8 @@ class Tx:
             self.cancel(o)
 
     def place_stop(self, symbol: str, side: Side, price: Decimal) -> OrderRequest:
-        order = self.new_order(
-            OrderPurpose.STOP_LOSS,
-            symbol=symbol,
-            side=side.opposite,
-            type=OrderType.STOP_MARKET,
-            stop_price=price,
-            close_position=True,
+        order = self._protective(
+            _STOP_LOSS, symbol, _OPPOSITE[side], _STOP_MARKET, price, None, False, True
         )
         self.orders.append(order)
         return order
@@ -137,15 +174,15 @@ class Tx:
         """A take-profit for a `side` position: the whole position when `quantity` is None,
         else a reduce-only scale-out of that quantity."""
         partial = quantity is not None
-        order = self.new_order(
-            OrderPurpose.PARTIAL_TAKE_PROFIT if partial else OrderPurpose.TAKE_PROFIT,
-            symbol=symbol,
-            side=side.opposite,
-            type=OrderType.TAKE_PROFIT_MARKET,
-            stop_price=price,
-            quantity=quantity,
-            reduce_only=partial,
-            close_position=not partial,
+        order = self._protective(
+            _PARTIAL_TAKE_PROFIT if partial else _TAKE_PROFIT,
+            symbol,
+            _OPPOSITE[side],
+            _TAKE_PROFIT_MARKET,
+            price,
+            quantity,
+            partial,
+            not partial,
         )
         self.orders.append(order)
         return order
@@ -162,13 +199,8 @@ class Tx:
     def exit(self, pos: Position, reason: ExitReason) -> None:
         """Close at market (reduce-only) and cancel the resting protective orders."""
         self.cancel_symbol_orders(pos.symbol)
-        order = self.new_order(
-            OrderPurpose.EXIT,
-            symbol=pos.symbol,
-            side=pos.side.opposite,
-            type=OrderType.MARKET,
-            quantity=pos.quantity,
-            reduce_only=True,
+        order = self._protective(
+            _EXIT, pos.symbol, _OPPOSITE[pos.side], _MARKET, None, pos.quantity, True, False
         )
         self.orders.append(order)
         self.set_position(replace(pos, closing_reason=reason))

@@ -59,8 +59,16 @@ def round_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
     the two grids coincide. The result carries the step's exponent (e.g. '67445.90' for a tick of
     '0.10'); use `format_on_step` for the request string.
     """
-    _require_decimal(value, "value")
-    _require_decimal(step, "step")
+    # The checks of _require_decimal, with the common case (two finite Decimals) tested inline:
+    # this runs for every stop, target, fill price and quantity a backtest rounds.
+    if not (
+        type(value) is Decimal
+        and type(step) is Decimal
+        and value.is_finite()
+        and step.is_finite()
+    ):
+        _require_decimal(value, "value")
+        _require_decimal(step, "step")
     if step <= _ZERO:
         raise ValueError(f"step must be positive, got {step}")
     # divmod is exact: an integral quotient truncated toward zero and the exact remainder
