@@ -62,10 +62,7 @@ def round_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
     # The checks of _require_decimal, with the common case (two finite Decimals) tested inline:
     # this runs for every stop, target, fill price and quantity a backtest rounds.
     if not (
-        type(value) is Decimal
-        and type(step) is Decimal
-        and value.is_finite()
-        and step.is_finite()
+        type(value) is Decimal and type(step) is Decimal and value.is_finite() and step.is_finite()
     ):
         _require_decimal(value, "value")
         _require_decimal(step, "step")
