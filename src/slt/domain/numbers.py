@@ -59,6 +59,13 @@ def as_decimal(value: float) -> Decimal:
     return converted
 
 
+remembered_decimal: Callable[[float], Decimal | None] = _DECIMALS.get
+"""The memo's own look-up, for a value known to be a float (a candle price): then
+`remembered_decimal(x) or as_decimal(x)` is `as_decimal(x)` without a call when `x` was
+converted before (zero is never stored, and no stored Decimal is zero). Not for ints: 5 would
+find 5.0's entry, Decimal('5.0'), where as_decimal(5) is Decimal('5')."""
+
+
 def clear_memos() -> None:
     """Forget every remembered conversion (a benchmark run that must not profit from an
     earlier one calls this; results never depend on the memos)."""

@@ -43,6 +43,7 @@ from slt.risk.protections import check_drawdown, entries_allowed, roll_day
 from slt.rules import ErrorCode, ExchangeRules, isolated_liquidation_price
 
 replace = msgspec.structs.replace
+_LONG = Side.LONG  # read from a global: a member read from its class costs more, per bar
 
 _FILL_REASON = {
     OrderPurpose.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
@@ -146,7 +147,7 @@ class Engine:
                     marked = positions[i]
                     c = bar.candle.close
                     best = marked.best_price
-                    best = max(best, c) if marked.side is Side.LONG else min(best, c)
+                    best = max(best, c) if marked.side is _LONG else min(best, c)
                     positions[i] = replace(marked, mark_price=c, best_price=best)
                     held.append((i, bar))
         equity = tx.equity()

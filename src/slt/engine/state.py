@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -97,14 +96,14 @@ def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     the last one computed: they are immutable, so the sum would be the same float. Identity
     only (no value is compared); the memo holds them, so no id is reused while it does."""
     global _LAST_EQUITY
-    key = tuple(positions)
     last_balance, last_key, last_value = _LAST_EQUITY
-    if (
-        last_balance is balance
-        and len(last_key) == len(key)
-        and all(map(operator.is_, last_key, key))
-    ):
-        return last_value
+    if last_balance is balance and len(last_key) == len(positions):
+        for last, pos in zip(last_key, positions, strict=True):
+            if last is not pos:
+                break
+        else:
+            return last_value
+    key = tuple(positions)
     got = remembered_float
     value = (got(balance) or as_float(balance)) + sum(
         [

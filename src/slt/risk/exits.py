@@ -15,6 +15,12 @@ from slt.domain import ExitReason, Position, Side, Signal
 from slt.domain.numbers import as_decimal, as_float, remembered_float
 from slt.rules import Rounding, SymbolRules
 
+# Enum members read from module globals (a member read from its class costs several times as
+# much, and these are asked for every held position at every processed candle).
+_LONG = Side.LONG
+_UP = Rounding.UP
+_DOWN = Rounding.DOWN
+
 
 @dataclass(frozen=True, slots=True)
 class ProtectivePrices:
@@ -36,8 +42,8 @@ def protective_prices(
     s = Decimal(int(side))
     sl_pct = as_decimal(cfg.stop_loss_pct)
     tp_pct = as_decimal(cfg.take_profit_pct)
-    toward = Rounding.UP if side is Side.LONG else Rounding.DOWN
-    away = Rounding.UP if side is Side.LONG else Rounding.DOWN
+    toward = _UP if side is _LONG else _DOWN
+    away = _UP if side is _LONG else _DOWN
     stop = rules.round_price(entry * (1 - s * sl_pct), toward)
     target = rules.round_price(entry * (1 + s * tp_pct), away)
     partial: Decimal | None = None
@@ -80,7 +86,7 @@ def is_emergency(cfg: RiskConfig, position: Position, price: float) -> bool:
     if liq is None:
         return False
     buffer = cfg.liquidation_buffer_pct * entry
-    if position.side is Side.LONG:
+    if position.side is _LONG:
         return price <= (got(liq) or as_float(liq)) + buffer
     return price >= (got(liq) or as_float(liq)) - buffer
 
@@ -99,7 +105,7 @@ def trailed_stop(cfg: RiskConfig, rules: SymbolRules, position: Position) -> Dec
     if side * (best - entry) / entry < cfg.trailing_activation_pct:
         return None
     raw = best * (1 - side * cfg.trailing_distance_pct)
-    rounding = Rounding.DOWN if side > 0 else Rounding.UP
+    rounding = _DOWN if side > 0 else _UP
     candidate = rules.round_price(Decimal(repr(raw)), rounding)
     if side * (candidate - position.stop_price) < rules.tick_size:
         return None
@@ -129,15 +135,23 @@ def close_wake_levels(
     on which nothing can happen; the levels err on the early side.
     """
     side = int(position.side)
-    entry = as_float(position.entry_price)
-    qty = as_float(position.quantity)
-    margin = as_float(position.margin)
+    got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
+    e, q, m, s, t = (
+        position.entry_price,
+        position.quantity,
+        position.margin,
+        position.stop_price,
+        rules.tick_size,
+    )
+    entry = got(e) or as_float(e)
+    qty = got(q) or as_float(q)
+    margin = got(m) or as_float(m)
     emergency = entry - side * cfg.emergency_margin_loss * margin / qty
     liq = position.liquidation_price
     if liq is not None:
-        guard = as_float(liq) + side * cfg.liquidation_buffer_pct * entry
+        guard = (got(liq) or as_float(liq)) + side * cfg.liquidation_buffer_pct * entry
         emergency = max(emergency, guard) if side > 0 else min(emergency, guard)
-    stop_next = as_float(position.stop_price) + side * as_float(rules.tick_size)
+    stop_next = (got(s) or as_float(s)) + side * (got(t) or as_float(t))
     if side > 0:
         trail = max(
             entry * (1 + cfg.trailing_activation_pct), stop_next / (1 - cfg.trailing_distance_pct)

@@ -30,7 +30,7 @@ from slt.domain import (
     PlaceOrder,
     Side,
 )
-from slt.domain.numbers import as_decimal
+from slt.domain.numbers import as_decimal, remembered_decimal
 from slt.rules import (
     ExchangeRules,
     Rounding,
@@ -46,8 +46,16 @@ from slt.rules import (
 from slt.rules.orders_fast import quick_check
 from slt.venues.simulated.book import VenuePosition
 
-_TYPE_NAMES = {t: t.value for t in OrderType}
-_ZERO = Decimal(0)  # a dict read instead of the enum's `value` property
+_TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the `value` property
+_ZERO = Decimal(0)
+# Enum members read from module globals: a member read from its class costs several times as
+# much, and these are asked for every order placed and every candle that reaches a level.
+_MARKET = OrderType.MARKET
+_STOP_MARKET = OrderType.STOP_MARKET
+_LONG = Side.LONG
+_SHORT = Side.SHORT
+_UP = Rounding.UP
+_DOWN = Rounding.DOWN
 
 
 class SimulatedVenue:
@@ -91,7 +99,8 @@ class SimulatedVenue:
         traded = self.intrabar.get(order.symbol)
         if traded is not None and traded[0] == now_ms:
             mark = traded[1]
-        mark_d = as_decimal(mark)
+        # as_decimal(mark), read from its memo when the mark is a float converted before
+        mark_d = (type(mark) is float and remembered_decimal(mark)) or as_decimal(mark)
         side, type_name = int(order.side), _TYPE_NAMES[order.type]
         # check_order's own fast path, called directly (it answers nearly every order sent
         # here); check_order first refuses a mark that is not positive, so such a mark goes there.
@@ -134,7 +143,7 @@ class SimulatedVenue:
                 ]
             if pos is None or pos.side == int(order.side):
                 return [self._reject(order, now_ms, -2022, "ReduceOnly Order is rejected.")]
-        if order.type is OrderType.MARKET:
+        if order.type is _MARKET:
             if not order.reduce_only:
                 lev = order.leverage or (pos.leverage if pos else 1)
                 qty = order.quantity or Decimal(0)
@@ -149,7 +158,7 @@ class SimulatedVenue:
             self.market.setdefault(order.symbol, []).append(order)
         else:
             assert order.stop_price is not None
-            trigger_up = (order.type is OrderType.STOP_MARKET) == (order.side is Side.LONG)
+            trigger_up = (order.type is _STOP_MARKET) == (order.side is _LONG)
             if (mark_d >= order.stop_price) if trigger_up else (mark_d <= order.stop_price):
                 return [self._reject(order, now_ms, -2021, "Order would immediately trigger.")]
             self.resting.setdefault(order.symbol, []).append(order)
@@ -216,7 +225,7 @@ class SimulatedVenue:
         targets: list[tuple[float, OrderRequest]] = []
         for order in self.resting.get(sym, ()):
             level = float(order.stop_price or 0)
-            if order.type is OrderType.STOP_MARKET:
+            if order.type is _STOP_MARKET:
                 if (candle.low <= level) if side > 0 else (candle.high >= level):
                     hit_stops.append((level, order))
             elif (candle.high >= level) if side > 0 else (candle.low <= level):
@@ -253,7 +262,7 @@ class SimulatedVenue:
         highs = [math.inf]
         for order in self.resting.get(symbol, ()):
             level = float(order.stop_price or 0)
-            adverse = order.type is OrderType.STOP_MARKET
+            adverse = order.type is _STOP_MARKET
             (lows if adverse == (pos.side > 0) else highs).append(level)
         if pos.liquidation_price is not None:
             (lows if pos.side > 0 else highs).append(float(pos.liquidation_price))
@@ -262,8 +271,8 @@ class SimulatedVenue:
     # fills ------------------------------------------------------------------------------------
     def _fill_trigger(self, order: OrderRequest, level: float, candle: Candle) -> list[Event]:
         """A triggered stop/target fills at its level, or at the open if the candle gapped past."""
-        sell = order.side is Side.SHORT
-        is_stop = order.type is OrderType.STOP_MARKET
+        sell = order.side is _SHORT
+        is_stop = order.type is _STOP_MARKET
         # A sell stop / buy target is passed by a lower open; a sell target / buy stop by a higher.
         gapped = (candle.open < level) if sell == is_stop else (candle.open > level)
         price = candle.open if gapped else level
@@ -342,10 +351,10 @@ class SimulatedVenue:
         )
 
     def _slipped(self, rules: SymbolRules, raw: float, side: int) -> Decimal:
-        price = as_decimal(raw)
+        price = (type(raw) is float and remembered_decimal(raw)) or as_decimal(raw)
         if not self.slippage:
             return price
-        adverse = Rounding.UP if side > 0 else Rounding.DOWN
+        adverse = _UP if side > 0 else _DOWN
         return rules.round_price(price * (1 + side * self.slippage), adverse)
 
     def _liquidate(self, symbol: str, pos: VenuePosition, time_ms: int) -> list[Event]:
