@@ -245,8 +245,10 @@ def run_backtest(
                 # The model changed at this close: later bars get its signals, earlier keep theirs.
                 signals = waker.signals = signals_of()
                 tl = waker.tl = tl.with_signals(signals, after=g)
-        equity[g] = run.equity()
-        in_market[g] = bool(run.state.positions)
+        st = run.state
+        # run.equity(), its memo read inline (the waker asked for this state before, mostly)
+        equity[g] = run._equity if run._equity_of is st else run.equity()
+        in_market[g] = bool(st.positions)
         g += 1
 
     quiet.fill(tl.close_grid, equity, in_market)

@@ -94,10 +94,12 @@ class Engine:
             return state, []
         tx = Tx(state)
         if isinstance(event, BarsClosed):
-            tx.time_ms = max(tx.time_ms, event.time_ms)
+            if event.time_ms > tx.time_ms:  # max(), written out: the same int
+                tx.time_ms = event.time_ms
             self._on_bars(tx, event)
         elif isinstance(event, OrderFilled):
-            tx.time_ms = max(tx.time_ms, event.fill.time_ms)
+            if event.fill.time_ms > tx.time_ms:
+                tx.time_ms = event.fill.time_ms
             self._on_fill(tx, event.fill)
         elif isinstance(event, OrderRejected):
             self._on_reject(tx, event)
@@ -174,6 +176,8 @@ class Engine:
             for b in event.bars
             if b.signal is not None and passes_thresholds(cfg, b.signal)
         ]
+        if not signals:
+            return
         signals.sort(
             key=lambda s: (-signal_strength(s[0].expected_return, s[0].confidence), s[0].symbol)
         )

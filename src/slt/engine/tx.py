@@ -52,6 +52,7 @@ _EXIT = OrderPurpose.EXIT
 _STOP_MARKET = OrderType.STOP_MARKET
 _TAKE_PROFIT_MARKET = OrderType.TAKE_PROFIT_MARKET
 _MARKET = OrderType.MARKET
+_EIGHT_DECIMALS = Decimal("1e-8")
 
 
 class Tx:
@@ -244,7 +245,7 @@ class Tx:
         closed = sum((leg.quantity for leg in pos.exits), Decimal(0))
         exit_price = sum((leg.quantity * leg.price for leg in pos.exits), Decimal(0)) / closed
         if len(pos.exits) > 1:  # a volume-weighted average of several legs, kept to 8 decimals
-            exit_price = exit_price.quantize(Decimal("1e-8"))
+            exit_price = exit_price.quantize(_EIGHT_DECIMALS)
         else:
             exit_price = pos.exits[0].price
         entry_notional = pos.initial_quantity * pos.entry_price

@@ -65,6 +65,8 @@ class SimulatedVenue:
         self.balance = balance
         self.taker = Decimal(repr(fees.taker_rate))
         self.slippage = Decimal(repr(fees.slippage_pct))
+        # 1 + side × slippage per side, the same exact Decimals every fill would compute
+        self._slip_factor = {s: 1 + s * self.slippage for s in (1, -1)}
         self.funding_rate = Decimal(repr(fees.funding_rate))
         self.funding_ms = fees.funding_interval_hours * 3_600_000
         self.market: dict[str, list[OrderRequest]] = {}
@@ -355,7 +357,7 @@ class SimulatedVenue:
         if not self.slippage:
             return price
         adverse = _UP if side > 0 else _DOWN
-        return rules.round_price(price * (1 + side * self.slippage), adverse)
+        return rules.round_price(price * self._slip_factor[side], adverse)
 
     def _liquidate(self, symbol: str, pos: VenuePosition, time_ms: int) -> list[Event]:
         """Isolated liquidation: the position is closed at its liquidation price and the whole
