@@ -182,6 +182,7 @@ def run_backtest(
         for s, ser in series.items()
     }
     regular, rows = tl.regular, tl.rows
+    engine_step = engine.step
     g = 0
     while g < n_steps:
         if skip_quiet:
@@ -229,7 +230,10 @@ def run_backtest(
                 signals[sym].signal(sym, t_close, r, strategy.name) if sym in signalled else None
             )
             bars.append(Bar(candle, signal))
-        run.feed([BarsClosed(t_close, tuple(bars))])
+        # run.feed([...]) for the one event, written out
+        run.state, answer = engine_step(run.state, BarsClosed(t_close, tuple(bars)))
+        if answer:
+            run.execute(answer)
         if g in data_ends:
             ended = frozenset(c.symbol for c, r in candles if r == last_rows[c.symbol])
             if ended:
