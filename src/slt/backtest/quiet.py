@@ -37,19 +37,30 @@ def _fill(
     pos_qty: F64,
     pos_side: F64,
 ) -> None:
+    # Position by position over each run, each symbol's close array fetched from the list
+    # once per run rather than at every step: the sum at every step is still the first term,
+    # then each further term added in position order, then the balance, each rounded to a
+    # float64 as before (the partial sums wait in `equity`, a float64 array).
     for j in range(seg_start.size):
+        start, stop = seg_start[j], seg_stop[j]
         first = seg_first[j]
         count = seg_count[j]
         balance = seg_balance[j]
-        for g in range(seg_start[j], seg_stop[j]):
-            if count == 0:
+        if count == 0:
+            for g in range(start, stop):
                 equity[g] = balance
-                continue
-            k = first
-            value = (closes[pos_row[k]][g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
-            for k in range(first + 1, first + count):
-                value = value + (closes[pos_row[k]][g] - pos_entry[k]) * pos_qty[k] * pos_side[k]
-            equity[g] = value + balance
+            continue
+        close = closes[pos_row[first]]
+        entry, qty, side = pos_entry[first], pos_qty[first], pos_side[first]
+        for g in range(start, stop):
+            equity[g] = (close[g] - entry) * qty * side
+        for k in range(first + 1, first + count):
+            close = closes[pos_row[k]]
+            entry, qty, side = pos_entry[k], pos_qty[k], pos_side[k]
+            for g in range(start, stop):
+                equity[g] = equity[g] + (close[g] - entry) * qty * side
+        for g in range(start, stop):
+            equity[g] = equity[g] + balance
             in_market[g] = True
 
 
