@@ -70,50 +70,56 @@ class QuietSteps:
     def __init__(self, symbols: list[str]) -> None:
         self._row = {s: i for i, s in enumerate(symbols)}
         self._symbols = symbols
-        self._start: list[int] = []
-        self._stop: list[int] = []
-        self._balance: list[float] = []
-        self._first: list[int] = []
-        self._count: list[int] = []
-        self._pos_row: list[int] = []
-        self._entry: list[float] = []
-        self._qty: list[float] = []
-        self._side: list[float] = []
+        # one (start, stop, balance, first, count) per run and one (row, entry, quantity, side)
+        # per position of a run: two appends per run instead of one per column
+        self._runs: list[tuple[int, int, float, int, int]] = []
+        self._held: list[tuple[int, float, float, float]] = []
 
     def record(self, start: int, stop: int, state: EngineState) -> None:
         """Steps [start, stop) pass with `state`'s positions and balance unchanged."""
-        self._start.append(start)
-        self._stop.append(stop)
         got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
         b = state.balance
-        self._balance.append(got(b) or as_float(b))
-        self._first.append(len(self._pos_row))
-        self._count.append(len(state.positions))
-        for pos in state.positions:
-            e, q = pos.entry_price, pos.quantity
-            self._pos_row.append(self._row[pos.symbol])
-            self._entry.append(got(e) or as_float(e))
-            self._qty.append(got(q) or as_float(q))
-            self._side.append(float(int(pos.side)))
+        held = self._held
+        positions = state.positions
+        self._runs.append((start, stop, got(b) or as_float(b), len(held), len(positions)))
+        if positions:
+            row = self._row
+            held.extend(
+                [
+                    (
+                        row[p.symbol],
+                        got(p.entry_price) or as_float(p.entry_price),
+                        got(p.quantity) or as_float(p.quantity),
+                        float(int(p.side)),
+                    )
+                    for p in positions
+                ]
+            )
 
     def fill(self, close_grid: Mapping[str, F64], equity: F64, in_market: np.ndarray) -> None:
         """Write every recorded run's equity and exposure."""
-        if not self._start:
+        if not self._runs:
             return
         # the symbols' own close arrays, not a stacked copy of them (megabytes on long runs)
         closes = List([np.ascontiguousarray(close_grid[s]) for s in self._symbols])
         ints, floats = np.int64, np.float64
+        starts, stops, balances, firsts, counts = zip(*self._runs, strict=True)
+        held = self._held
+        rows = [h[0] for h in held]
+        entries = [h[1] for h in held]
+        quantities = [h[2] for h in held]
+        sides = [h[3] for h in held]
         _fill(
             equity,
             in_market,
             closes,
-            np.asarray(self._start, dtype=ints),
-            np.asarray(self._stop, dtype=ints),
-            np.asarray(self._balance, dtype=floats),
-            np.asarray(self._first, dtype=ints),
-            np.asarray(self._count, dtype=ints),
-            np.asarray(self._pos_row, dtype=ints),
-            np.asarray(self._entry, dtype=floats),
-            np.asarray(self._qty, dtype=floats),
-            np.asarray(self._side, dtype=floats),
+            np.asarray(starts, dtype=ints),
+            np.asarray(stops, dtype=ints),
+            np.asarray(balances, dtype=floats),
+            np.asarray(firsts, dtype=ints),
+            np.asarray(counts, dtype=ints),
+            np.asarray(rows, dtype=ints),
+            np.asarray(entries, dtype=floats),
+            np.asarray(quantities, dtype=floats),
+            np.asarray(sides, dtype=floats),
         )
