@@ -56,6 +56,19 @@ _EIGHT_DECIMALS = Decimal("1e-8")
 
 
 class Tx:
+    # slots: every event of a run builds one and reads these many times
+    __slots__ = (
+        "balance",
+        "commands",
+        "orders",
+        "pending",
+        "positions",
+        "protections",
+        "recent_returns",
+        "seq",
+        "time_ms",
+    )
+
     def __init__(self, state: EngineState) -> None:
         self.balance = state.balance
         self.time_ms = state.time_ms
