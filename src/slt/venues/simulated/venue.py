@@ -50,12 +50,9 @@ _TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the `val
 _ZERO = Decimal(0)
 # Enum members read from module globals: a member read from its class costs several times as
 # much, and these are asked for every order placed and every candle that reaches a level.
-_MARKET = OrderType.MARKET
-_STOP_MARKET = OrderType.STOP_MARKET
-_LONG = Side.LONG
-_SHORT = Side.SHORT
-_UP = Rounding.UP
-_DOWN = Rounding.DOWN
+_MARKET, _STOP_MARKET = OrderType.MARKET, OrderType.STOP_MARKET
+_LONG, _SHORT = Side.LONG, Side.SHORT
+_UP, _DOWN = Rounding.UP, Rounding.DOWN
 
 
 class SimulatedVenue:
