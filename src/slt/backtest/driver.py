@@ -183,6 +183,8 @@ def run_backtest(
     }
     regular, rows = tl.regular, tl.rows
     engine_step = engine.step
+    # the run's venue and marks never change: their per-candle methods and dict, looked up once
+    marks, on_open, on_range = run.marks, run.venue.on_open, run.venue.on_range
     g = 0
     while g < n_steps:
         if skip_quiet:
@@ -210,21 +212,20 @@ def run_backtest(
             if r >= 0:
                 o, h, lo, c, v = readers[s]
                 candles.append((Candle(s, t_open, close_time, o(r), h(r), lo(r), c(r), v(r)), r))
-        venue = run.venue
         for candle, _ in candles:
-            run.marks[candle.symbol] = candle.open
-            events = venue.on_open(candle)
+            marks[candle.symbol] = candle.open
+            events = on_open(candle)
             if events:
                 run.feed(events)
         for candle, _ in candles:
-            events = venue.on_range(candle)
+            events = on_range(candle)
             if events:
                 run.feed(events)
         t_close = t_open + step_ms
         bars = []
         for candle, r in candles:
             sym = candle.symbol
-            run.marks[sym] = candle.close
+            marks[sym] = candle.close
             # only the symbols the schedule lists have a non-zero direction here
             signal = (
                 signals[sym].signal(sym, t_close, r, strategy.name) if sym in signalled else None
