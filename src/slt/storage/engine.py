@@ -12,7 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -95,8 +96,31 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
                 "set SLT_DATA_DIR to a writable folder"
             ) from None
     engine = create_async_engine(url)
+    _set_up_sqlite(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def sqlite_file_twin(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine (the standard library's driver) on the same SQLite file as
+    `engine`, set up alike, for a writer that runs whole transactions in one thread; None when
+    `engine` is not a SQLite file (PostgreSQL, or an in-memory database another engine would
+    not see)."""
+    url = engine.url
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or url.query:
+        return None  # URI form: its options may name a shared-memory database
+    twin = create_sync_engine(url.set(drivername="sqlite"))
+    _set_up_sqlite(twin)
+    return twin
+
+
+def _set_up_sqlite(sync_engine: Engine) -> None:
+    """WAL, real transactions (SQLAlchemy emits BEGIN), foreign keys and a busy timeout on
+    every connection of `sync_engine`."""
+
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         try:
@@ -115,11 +139,9 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
             dbapi_connection.close()
             raise
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
-
-    return engine
 
 
 async def check_connection(engine: AsyncEngine) -> None:

@@ -149,13 +149,15 @@ class ResilientStore(TradingWrites):
             self._task = asyncio.get_running_loop().create_task(self._retry_loop())
 
     async def aclose(self) -> None:
-        """Stop the background retries and close the journal file (its ops stay on disk)."""
+        """Stop the background retries, close the journal file (its ops stay on disk) and the
+        store's writer."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
         self.journal.close()
+        await self.store.aclose()
 
     async def _retry_loop(self) -> None:
         while True:

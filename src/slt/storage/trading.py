@@ -9,6 +9,7 @@ buffer for retraining. Amounts come back as the exact `Decimal`s written.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,8 @@ import orjson
 from sqlalchemy import RowMapping, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from slt.storage.engine import sqlite_file_twin
+from slt.storage.sqlite_writer import SqliteWriter
 from slt.storage.trading_ops import (
     AccountSnapshot,
     FillOp,
@@ -118,16 +121,36 @@ class TradingStore(TradingWrites):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._writer: SqliteWriter | None = None
+        self._twin_checked = False
 
     async def apply(self, op: WriteOp) -> None:
-        async with self.engine.begin() as conn:
-            await apply_all(conn, [op])
+        await self.apply_many([op])
 
     async def apply_many(self, ops: Iterable[WriteOp]) -> None:
-        """Apply *ops* in order in one transaction: all of them or none."""
+        """Apply *ops* in order in one transaction: all of them or none. On a SQLite file
+        the transaction runs whole in a writer thread (`slt.storage.sqlite_writer`)."""
         batch = list(ops)
+        writer = self._sqlite_writer()
+        if writer is not None:
+            await writer.apply_many(batch)
+            return
         async with self.engine.begin() as conn:
             await apply_all(conn, batch)
+
+    def _sqlite_writer(self) -> SqliteWriter | None:
+        """Made at the first write, so a store that only reads (`slt status`) has no thread."""
+        if not self._twin_checked:
+            self._twin_checked = True
+            twin = sqlite_file_twin(self.engine)
+            self._writer = SqliteWriter(twin) if twin is not None else None
+        return self._writer
+
+    async def aclose(self) -> None:
+        """Stop the SQLite writer thread, if one was started (the engine is the caller's)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, writer.close)
 
     # reads ----------------------------------------------------------------------------------
     async def _rows(self, query: Select[Any]) -> Sequence[RowMapping]:

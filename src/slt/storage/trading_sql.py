@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Executable, Table, bindparam, func, update
+from sqlalchemy import ColumnElement, Connection, Executable, Table, bindparam, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,6 +53,8 @@ from slt.storage.trading_schema import (
 )
 
 Params = dict[str, Any]
+Execution = Params | list[Params]
+"""One row (a plain execute) or several (an executemany)."""
 
 
 @dataclass(frozen=True)
@@ -247,12 +249,25 @@ def runs_of(ops: Sequence[WriteOp]) -> list[tuple[type[Any], list[Params]]]:
     return out
 
 
+def executions(ops: Sequence[WriteOp], dialect: str) -> list[tuple[Executable, Execution]]:
+    """What to execute for `ops`, in order: one statement with its rows per run (a single row
+    as a plain execute, several as an executemany)."""
+    return [
+        (_statement(kind, _RULES[kind], dialect), rows if len(rows) > 1 else rows[0])
+        for kind, rows in runs_of(ops)
+    ]
+
+
 async def apply_all(conn: AsyncConnection, ops: Sequence[WriteOp]) -> None:
     """Apply `ops` in order inside the caller's transaction, one execution per run."""
-    dialect = conn.dialect.name
-    for kind, rows in runs_of(ops):
-        stmt = _statement(kind, _RULES[kind], dialect)
-        await conn.execute(stmt, rows if len(rows) > 1 else rows[0])
+    for stmt, params in executions(ops, conn.dialect.name):
+        await conn.execute(stmt, params)
 
 
-__all__ = ["apply_all", "runs_of"]
+def apply_all_sync(conn: Connection, ops: Sequence[WriteOp]) -> None:
+    """`apply_all` on a synchronous connection (the SQLite writer thread's)."""
+    for stmt, params in executions(ops, conn.dialect.name):
+        conn.execute(stmt, params)
+
+
+__all__ = ["apply_all", "apply_all_sync", "executions", "runs_of"]
