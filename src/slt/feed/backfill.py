@@ -7,9 +7,9 @@ gap the store cannot fill go to `GET /fapi/v1/klines`, charged to the request-we
 before each call. Neither source may stop the Feed: a failure is logged, and the candles stay
 missing (counted) rather than the process dying.
 
-`CandleWriter` persists the closed candles the Feed receives in batches (one transaction per
-flush), so a later gap can be filled from the store and a restart can seed its firewall from
-the last stored candle.
+`CandleWriter` persists the closed candles the Feed receives in batches (a transaction per
+`SYMBOLS_PER_TRANSACTION` symbols), so a later gap can be filled from the store and a restart
+can seed its firewall from the last stored candle.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from slt.storage import CandleStore
 from slt.venues.binance.rest import BinanceRest
 
 log = logging.getLogger(__name__)
+SYMBOLS_PER_TRANSACTION = 25
+"""A flush commits every this many symbols: on SQLite a transaction holds the database's one
+write lock, and a flush of 300 symbols in one (a statement each) held it for tens of
+milliseconds while the Brain's order commit waited."""
 
 MAX_KLINES = 1500
 """Binance's largest `limit` for one klines call."""
@@ -127,17 +131,21 @@ class CandleWriter:
         if not self._buffer:
             return 0
         batch, self._buffer = self._buffer, []
+        groups = _series_of(batch, self.interval)
+        new = done = 0
         try:
-            new = 0
-            async with self.store.engine.begin() as conn:
-                for series in _series_of(batch, self.interval):
-                    new += await self.store.write_in(conn, series)
+            for start in range(0, len(groups), SYMBOLS_PER_TRANSACTION):
+                async with self.store.engine.begin() as conn:
+                    for series in groups[start : start + SYMBOLS_PER_TRANSACTION]:
+                        new += await self.store.write_in(conn, series)
+                done = start + SYMBOLS_PER_TRANSACTION
         except asyncio.CancelledError:  # stopped mid-write: the final flush writes them
-            self._buffer = batch + self._buffer
+            self._buffer = _candles_of(groups[done:]) + self._buffer
             raise
         except Exception as exc:
             self.failures += 1
-            self._buffer = batch + self._buffer
+            self.written += new  # the groups committed before the failure
+            self._buffer = _candles_of(groups[done:]) + self._buffer
             if self.failures == 1 or self.failures % 100 == 0:
                 log.warning(
                     "cannot persist %d candles (failure %d): %s", len(batch), self.failures, exc
@@ -145,6 +153,11 @@ class CandleWriter:
             return 0
         self.written += new
         return new
+
+
+def _candles_of(groups: list[CandleSeries]) -> list[Candle]:
+    """The candles of `groups` back as a buffer (a flush that failed part-way)."""
+    return [series.candle(i) for series in groups for i in range(len(series))]
 
 
 def _series_of(candles: list[Candle], interval: str) -> list[CandleSeries]:

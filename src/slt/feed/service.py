@@ -150,6 +150,10 @@ class FeedService:
                 if getter.done():
                     candle, getter = getter.result(), None
                     await self.handle(candle)
+                    # The rest of a burst is already queued: take it without a task and a
+                    # wait per candle (that bookkeeping cost more than handling the candle).
+                    for candle in self.client.pending():
+                        await self.handle(candle)
         finally:
             stopping.cancel()
             if getter is not None and not getter.done():

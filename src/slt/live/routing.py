@@ -9,7 +9,8 @@ any other input.
 
 Order matters within a symbol (cancel the old stop before placing the new one: Binance keeps
 one close-position stop per side), not across symbols, so each symbol has its own FIFO lane
-and the lanes run concurrently.
+and the lanes run concurrently. One reordering is made (`exits_first`): a market exit leaves
+ahead of the cancels of the same step, which only tidy up the orders it makes pointless.
 """
 
 from __future__ import annotations
@@ -18,14 +19,40 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from slt.domain import CancelOrder, Event, OrderRequest, PlaceOrder
+from slt.domain import CancelOrder, Command, Event, OrderRequest, OrderType, PlaceOrder
+from slt.domain.enums import OrderPurpose
 from slt.live.execution import Executor
 
 log = logging.getLogger("slt.brain")
 
 Lane = asyncio.Queue[tuple[PlaceOrder | CancelOrder, int | None]]
+
+
+def exits_first(commands: Sequence[Command]) -> list[Command]:
+    """`commands` with each market exit moved ahead of the rest, the rest in their order.
+
+    The engine closes a position by cancelling its resting stop and targets, then selling at
+    market; in one lane each of those cancels is a round trip the exit would wait for, while
+    the price moves. Sent first, the exit is safe: it is reduce-only, so a stop that triggers
+    meanwhile can never make it open a position the other way (the exchange refuses it), and
+    a close-position stop left without a position closes nothing. Everything else keeps its
+    order: a stop move's cancel still precedes its new stop, and an entry after an exit of
+    the same symbol still follows it."""
+    exits = [c for c in commands if _is_market_exit(c)]
+    if not exits:
+        return list(commands)
+    return [*exits, *(c for c in commands if not _is_market_exit(c))]
+
+
+def _is_market_exit(command: Command) -> bool:
+    if not isinstance(command, PlaceOrder):
+        return False
+    order = command.order
+    return (
+        order.purpose is OrderPurpose.EXIT and order.type is OrderType.MARKET and order.reduce_only
+    )
 
 
 class OrderRouter:

@@ -45,7 +45,7 @@ from slt.live import snapshot
 from slt.live.execution import Executor
 from slt.live.ledger import Ledger
 from slt.live.reconcile import EntryTimes, ExchangeView, reconcile
-from slt.live.routing import OrderRouter
+from slt.live.routing import OrderRouter, exits_first
 from slt.live.translate import StreamTranslator
 from slt.strategy.base import Strategy, SymbolState
 from slt.venues.binance.userstream import StreamGap, UserEvent
@@ -270,7 +270,7 @@ class Trader:
             self.save()
         events: list[Event] = []
         routed = False
-        for cmd in commands:
+        for cmd in exits_first(commands):
             if self.router is not None and isinstance(cmd, PlaceOrder | CancelOrder):
                 self.router.send(cmd, received_ns if isinstance(cmd, PlaceOrder) else None)
                 routed = True

@@ -213,7 +213,8 @@ class MarketStreamClient:
             return await self._queue.get()
 
     def pending(self) -> list[Candle]:
-        """Take every closed candle queued and not yet read (after `stop`, the last ones)."""
+        """Take every closed candle queued and not yet read, without waiting (the rest of a
+        burst; after `stop`, the last ones)."""
         out = []
         while not self._queue.empty():
             out.append(self._queue.get_nowait())
