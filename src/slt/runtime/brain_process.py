@@ -236,8 +236,8 @@ class BrainService:
             await self._warm(candles, store)
             # What start-up built (rules, models, every symbol's indicators) lives as long as
             # the process: frozen out of the collector's sight, a full collection no longer
-            # walks it (one took 130-155 ms, the event loop stopped, with 300 symbols).
-            gc.collect()
+            # walks it (one took 130-155 ms, the event loop stopped, with 300 symbols). No
+            # collection first: it would cost as much, here, in front of the first orders.
             gc.freeze()
         for c in candles:
             self.clock.seen(c.close_time + 1)
