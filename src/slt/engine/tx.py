@@ -123,30 +123,20 @@ class Tx:
     def notice(self, kind: str, message: str) -> None:
         self.commands.append(Notice(self.time_ms, kind, message))
 
-    def new_order(self, purpose: OrderPurpose, **fields: object) -> OrderRequest:
-        self.seq += 1
-        order = OrderRequest(
-            client_id=client_order_id(self.seq, purpose),
-            purpose=purpose,
-            created_ms=self.time_ms,
-            **fields,  # type: ignore[arg-type]
-        )
-        self.commands.append(PlaceOrder(order))
-        return order
-
-    def _protective(
+    def new_order(
         self,
         purpose: OrderPurpose,
         symbol: str,
         side: Side,
         type: OrderType,
-        price: Decimal | None,
-        quantity: Decimal | None,
-        reduce_only: bool,
-        close_position: bool,
+        quantity: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        reduce_only: bool = False,
+        close_position: bool = False,
+        leverage: int | None = None,
     ) -> OrderRequest:
-        """`new_order` for the engine's own stops, targets and exits, the fields given in
-        OrderRequest's order (every trade places several; keywords cost more than positions)."""
+        """Place an order with the next client id. The request is built positionally, in
+        OrderRequest's field order: every trade places several, and keywords cost more."""
         self.seq += 1
         order = OrderRequest(
             client_order_id(self.seq, purpose),
@@ -155,10 +145,10 @@ class Tx:
             type,
             purpose,
             quantity,
-            price,
+            stop_price,
             reduce_only,
             close_position,
-            None,
+            leverage,
             self.time_ms,
         )
         self.commands.append(PlaceOrder(order))
@@ -176,8 +166,8 @@ class Tx:
             self.cancel(o)
 
     def place_stop(self, symbol: str, side: Side, price: Decimal) -> OrderRequest:
-        order = self._protective(
-            _STOP_LOSS, symbol, _OPPOSITE[side], _STOP_MARKET, price, None, False, True
+        order = self.new_order(
+            _STOP_LOSS, symbol, _OPPOSITE[side], _STOP_MARKET, None, price, False, True
         )
         self.orders.append(order)
         return order
@@ -188,13 +178,13 @@ class Tx:
         """A take-profit for a `side` position: the whole position when `quantity` is None,
         else a reduce-only scale-out of that quantity."""
         partial = quantity is not None
-        order = self._protective(
+        order = self.new_order(
             _PARTIAL_TAKE_PROFIT if partial else _TAKE_PROFIT,
             symbol,
             _OPPOSITE[side],
             _TAKE_PROFIT_MARKET,
-            price,
             quantity,
+            price,
             partial,
             not partial,
         )
@@ -213,8 +203,8 @@ class Tx:
     def exit(self, pos: Position, reason: ExitReason) -> None:
         """Close at market (reduce-only) and cancel the resting protective orders."""
         self.cancel_symbol_orders(pos.symbol)
-        order = self._protective(
-            _EXIT, pos.symbol, _OPPOSITE[pos.side], _MARKET, None, pos.quantity, True, False
+        order = self.new_order(
+            _EXIT, pos.symbol, _OPPOSITE[pos.side], _MARKET, pos.quantity, None, True, False
         )
         self.orders.append(order)
         self.set_position(replace(pos, closing_reason=reason))

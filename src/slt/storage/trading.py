@@ -121,8 +121,9 @@ class TradingStore(TradingWrites):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._writer: SqliteWriter | None = None
-        self._twin_checked = False
+        twin = sqlite_file_twin(engine)
+        # its thread starts at the first write: a store that only reads (`slt status`) has none
+        self._writer = SqliteWriter(twin) if twin is not None else None
 
     async def apply(self, op: WriteOp) -> None:
         await self.apply_many([op])
@@ -131,20 +132,11 @@ class TradingStore(TradingWrites):
         """Apply *ops* in order in one transaction: all of them or none. On a SQLite file
         the transaction runs whole in a writer thread (`slt.storage.sqlite_writer`)."""
         batch = list(ops)
-        writer = self._sqlite_writer()
-        if writer is not None:
-            await writer.apply_many(batch)
+        if self._writer is not None:
+            await self._writer.apply_many(batch)
             return
         async with self.engine.begin() as conn:
             await apply_all(conn, batch)
-
-    def _sqlite_writer(self) -> SqliteWriter | None:
-        """Made at the first write, so a store that only reads (`slt status`) has no thread."""
-        if not self._twin_checked:
-            self._twin_checked = True
-            twin = sqlite_file_twin(self.engine)
-            self._writer = SqliteWriter(twin) if twin is not None else None
-        return self._writer
 
     async def aclose(self) -> None:
         """Stop the SQLite writer thread, if one was started (the engine is the caller's)."""
