@@ -16,8 +16,10 @@ real 1m price path from `../shared/data/market/` (17 symbols × 2 periods, at st
 offsets), rescaled to about 5,000 ticks of its symbol (at least four times its minimum price)
 and rounded to that tick size, so every price is one the exchange could quote. The baseline
 strategy runs with shorter EMAs (5/20 bars, half an ATR band; about 8 signals a minute over
-the 300 symbols, against about 1 with the defaults) and up to 10 positions, so that entries,
-rotations and exits are frequent enough to time. Trading is timed from the Brain's first
+the 300 symbols, against about 1 with the defaults) and up to 10 positions of at most 9 % of
+equity in margin each (so ten fit), held at most 20 minutes, with the daily drawdown halt and
+the loss cooldown switched off, so that entries, rotations and exits are frequent enough to
+time and keep coming for the whole run. Trading is timed from the Brain's first
 processed candle (process start-up and warm-up are not counted). There is no peer: nothing
 else runs this path.
 
@@ -97,7 +99,14 @@ async def run(n_symbols: int, speed: float, seconds: float, data_dir: Path, log_
         data_dir=data_dir,
         baseline={"fast": 5, "slow": 20, "band_atr": 0.5, "min_atr_pct": 0.0, "max_atr_pct": 1.0},
         live={"warmup_bars": 0},
-        risk={"max_positions": 10},
+        risk={
+            "max_positions": 10,
+            "max_margin_fraction": 0.09,
+            "max_hold_ms": 20 * MINUTE_MS,
+            "daily_drawdown_halt": 1.0,
+            "max_consecutive_losses": 1_000,
+            "cooldown_ms": 0,
+        },
     )
     tag = uuid.uuid4().hex[:8]
     spec = RunSpec(

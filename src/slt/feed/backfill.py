@@ -7,9 +7,9 @@ gap the store cannot fill go to `GET /fapi/v1/klines`, charged to the request-we
 before each call. Neither source may stop the Feed: a failure is logged, and the candles stay
 missing (counted) rather than the process dying.
 
-`CandleWriter` persists the closed candles the Feed receives in batches (a transaction per
-`SYMBOLS_PER_TRANSACTION` symbols), so a later gap can be filled from the store and a restart
-can seed its firewall from the last stored candle.
+`CandleWriter` persists the closed candles the Feed receives in batches (a transaction of at
+most `ROWS_PER_TRANSACTION` candles, one statement), so a later gap can be filled from the
+store and a restart can seed its firewall from the last stored candle.
 """
 
 from __future__ import annotations
@@ -27,10 +27,15 @@ from slt.storage import CandleStore
 from slt.venues.binance.rest import BinanceRest
 
 log = logging.getLogger(__name__)
-SYMBOLS_PER_TRANSACTION = 25
-"""A flush commits every this many symbols: on SQLite a transaction holds the database's one
-write lock, and a flush of 300 symbols in one (a statement each) held it for tens of
-milliseconds while the Brain's order commit waited."""
+ROWS_PER_TRANSACTION = 2_000
+"""A flush commits at most about this many candles at a time (whole symbols, at least one), in
+one statement. On SQLite a transaction holds the database's one write lock, which the Brain's
+order commit needs: a minute's 300 candles as one executemany hold it for about a millisecond,
+where a statement per symbol held it for tens."""
+PAUSE_BETWEEN_S = 0.002
+"""Between the transactions of a long flush (a gap filled, the store back after an outage) the
+lock is left free this long, so a waiting writer gets in (it polls every millisecond at most,
+`slt.storage.sqlite_writer`) instead of waiting for the whole flush."""
 
 MAX_KLINES = 1500
 """Binance's largest `limit` for one klines call."""
@@ -126,19 +131,20 @@ class CandleWriter:
         return len(self._buffer)
 
     async def flush(self) -> int:
-        """Write everything buffered in one transaction; new rows. On failure the candles
-        stay buffered for the next flush."""
+        """Write everything buffered (`_transactions`); new rows. On failure the candles of
+        the transactions not committed stay buffered for the next flush."""
         if not self._buffer:
             return 0
         batch, self._buffer = self._buffer, []
         groups = _series_of(batch, self.interval)
         new = done = 0
         try:
-            for start in range(0, len(groups), SYMBOLS_PER_TRANSACTION):
+            for part in _transactions(groups):
+                if done:
+                    await asyncio.sleep(PAUSE_BETWEEN_S)
                 async with self.store.engine.begin() as conn:
-                    for series in groups[start : start + SYMBOLS_PER_TRANSACTION]:
-                        new += await self.store.write_in(conn, series)
-                done = start + SYMBOLS_PER_TRANSACTION
+                    new += await self.store.write_all_in(conn, part)
+                done += len(part)
         except asyncio.CancelledError:  # stopped mid-write: the final flush writes them
             self._buffer = _candles_of(groups[done:]) + self._buffer
             raise
@@ -153,6 +159,20 @@ class CandleWriter:
             return 0
         self.written += new
         return new
+
+
+def _transactions(groups: list[CandleSeries]) -> list[list[CandleSeries]]:
+    """`groups` cut into runs of whole series of at most `ROWS_PER_TRANSACTION` rows (a longer
+    series alone: `CandleStore` chunks it within its transaction)."""
+    out: list[list[CandleSeries]] = []
+    rows = ROWS_PER_TRANSACTION
+    for series in groups:
+        if rows + len(series) > ROWS_PER_TRANSACTION:
+            out.append([])
+            rows = 0
+        out[-1].append(series)
+        rows += len(series)
+    return out
 
 
 def _candles_of(groups: list[CandleSeries]) -> list[Candle]:

@@ -18,7 +18,7 @@ Floats travel as IEEE doubles end to end (REAL in SQLite, DOUBLE PRECISION in Po
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,18 @@ class CandleStore:
                 progress(start + len(part))
         return inserted
 
+    async def write_all_in(self, conn: AsyncConnection, many: Sequence[CandleSeries]) -> int:
+        """`write_in` of several series in one statement on SQLite (one executemany of all
+        their rows, for the Feed's flush of one candle per symbol); new rows."""
+        if conn.dialect.name == "postgresql" or len(many) == 1:
+            return sum([await self.write_in(conn, series) for series in many])
+        for series in many:
+            _check_series(series)
+        rows = [row for series in many for row in _sqlite_rows(series)]
+        if not rows:
+            return 0
+        return int((await conn.exec_driver_sql(_SQLITE_INSERT, rows)).rowcount)
+
     async def load(
         self,
         symbol: str,
@@ -153,7 +165,12 @@ def _check_series(series: CandleSeries) -> None:
 
 
 async def _insert_sqlite(conn: AsyncConnection, s: CandleSeries) -> int:
-    rows = list(
+    result = await conn.exec_driver_sql(_SQLITE_INSERT, _sqlite_rows(s))
+    return int(result.rowcount)
+
+
+def _sqlite_rows(s: CandleSeries) -> list[tuple[Any, ...]]:
+    return list(
         zip(
             [s.symbol] * len(s),
             [s.interval] * len(s),
@@ -166,8 +183,6 @@ async def _insert_sqlite(conn: AsyncConnection, s: CandleSeries) -> int:
             strict=True,
         )
     )
-    result = await conn.exec_driver_sql(_SQLITE_INSERT, rows)
-    return int(result.rowcount)
 
 
 async def _insert_postgres(conn: AsyncConnection, s: CandleSeries) -> int:

@@ -112,13 +112,21 @@ def sqlite_file_twin(engine: AsyncEngine) -> Engine | None:
     if database.startswith("file:") or url.query:
         return None  # URI form: its options may name a shared-memory database
     twin = create_sync_engine(url.set(drivername="sqlite"))
-    _set_up_sqlite(twin)
+    _set_up_sqlite(twin, busy_timeout_ms=0, begin="BEGIN IMMEDIATE")
     return twin
 
 
-def _set_up_sqlite(sync_engine: Engine) -> None:
-    """WAL, real transactions (SQLAlchemy emits BEGIN), foreign keys and a busy timeout on
-    every connection of `sync_engine`."""
+def _set_up_sqlite(
+    sync_engine: Engine, *, busy_timeout_ms: int = 30_000, begin: str = "BEGIN"
+) -> None:
+    """WAL, real transactions (SQLAlchemy emits `begin`), foreign keys and a busy timeout on
+    every connection of `sync_engine`.
+
+    The twin takes the write lock at BEGIN and never lets SQLite wait for it: SQLite's own
+    busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries, so a lock another process
+    holds for 3 ms costs a waiter 8 ms, and a run of back-to-back transactions (the Feed's
+    candle flush) can starve it for a hundred; the writer polls finely instead
+    (`slt.storage.sqlite_writer`)."""
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -129,7 +137,7 @@ def _set_up_sqlite(sync_engine: Engine) -> None:
                 "PRAGMA journal_mode=WAL",
                 "PRAGMA synchronous=NORMAL",
                 "PRAGMA foreign_keys=ON",
-                "PRAGMA busy_timeout=30000",
+                f"PRAGMA busy_timeout={busy_timeout_ms}",
             ):
                 cursor.execute(pragma)
             cursor.close()
@@ -141,7 +149,7 @@ def _set_up_sqlite(sync_engine: Engine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(begin)
 
 
 async def check_connection(engine: AsyncEngine) -> None:

@@ -10,6 +10,7 @@ buffer for retraining. Amounts come back as the exact `Decimal`s written.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -57,6 +58,8 @@ RUN_TABLES: tuple[Table, ...] = (
 )
 """Every table whose rows belong to a run."""
 S = TypeVar("S", bound=msgspec.Struct)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,15 @@ class TradingStore(TradingWrites):
         writer, self._writer = self._writer, None
         if writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, writer.close)
+            waits = writer.lock_waits
+            if waits.count:
+                log.info(
+                    "ledger writes waited for another process's database lock %d times "
+                    "(%.1f ms in all, longest %.1f ms)",
+                    waits.count,
+                    1000 * waits.total_s,
+                    1000 * waits.longest_s,
+                )
 
     # reads ----------------------------------------------------------------------------------
     async def _rows(self, query: Select[Any]) -> Sequence[RowMapping]:

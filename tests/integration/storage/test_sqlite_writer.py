@@ -3,6 +3,8 @@ database file moved away is never written behind the caller's back."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,56 @@ def test_only_a_sqlite_file_gets_a_twin(tmp_path: Path) -> None:
     assert sqlite_file_twin(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
     assert sqlite_file_twin(create_engine("sqlite+aiosqlite:///:memory:")) is None
     assert sqlite_file_twin(create_engine("postgresql+asyncpg://u@127.0.0.1/test")) is None
+
+
+def hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's writer in the middle of a transaction (the Feed's candle flush)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def test_a_batch_waits_for_another_writer_and_then_goes_in(tmp_path: Path) -> None:
+    path = tmp_path / "slt.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    store = TradingStore(engine)
+    try:
+        await store.apply_many([StartRun("r", "local", 0)])
+        other = hold_write_lock(path)
+        write = asyncio.create_task(store.apply_many([signal(1), signal(2)]))
+        await asyncio.sleep(0.05)
+        assert not write.done(), "the batch cannot commit while another writer holds the lock"
+        other.execute("COMMIT")
+        other.close()
+        await write
+        assert [s.time_ms for s in await store.signals("r")] == [60_000, 120_000]
+        assert store._writer is not None
+        waits = store._writer.lock_waits
+        assert waits.count == 1 and waits.longest_s >= 0.05
+    finally:
+        await store.aclose()
+        await engine.dispose()
+
+
+async def test_a_lock_held_past_the_timeout_is_an_outage_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "slt.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    store = TradingStore(engine)
+    try:
+        await store.apply_many([StartRun("r", "local", 0)])
+        assert store._writer is not None
+        store._writer.lock_timeout_s = 0.05
+        other = hold_write_lock(path)
+        with pytest.raises(OperationalError) as caught:
+            await store.apply_many([signal(1)])
+        assert is_unavailable(caught.value), "the resilient store journals it and retries"
+        other.execute("ROLLBACK")
+        other.close()
+        assert await store.signals("r") == []
+    finally:
+        await store.aclose()
+        await engine.dispose()
