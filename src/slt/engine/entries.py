@@ -12,7 +12,10 @@ from slt.engine.tx import Tx
 from slt.risk.leverage import choose_leverage
 from slt.risk.sizing import target_quantity
 from slt.risk.stats import trade_stats
-from slt.rules import Rounding, SymbolRules, check_order
+from slt.rules import Rounding, SymbolRules, check_order, trading_fee
+from slt.rules.fees import COMMISSION_QUANTUM
+
+_ZERO = Decimal(0)
 
 
 def passes_thresholds(cfg: RiskConfig, signal: Signal) -> bool:
@@ -73,7 +76,11 @@ def enter(
             tx, signal, RejectReason.RISK_BUDGET, 0, "no leverage keeps liquidation beyond the stop"
         )
     taker = as_decimal(fees.taker_rate)
-    budget = Decimal(repr(max(0.0, min(tx.available(), cfg.max_margin_fraction * equity))))
+    # Margin and taker fee must fit in what the exchange counts as available (-2019) and in
+    # the configured share of equity. One commission quantum is kept back: the exchange rounds
+    # the fee half up to 8 decimals, so it may be up to half a quantum above notional × rate.
+    budget = min(tx.free_margin(), Decimal(repr(cfg.max_margin_fraction * equity)))
+    budget = max(_ZERO, budget - COMMISSION_QUANTUM)
     per_unit = entry / leverage + entry * taker
     if qty * per_unit > budget:
         qty = rules.round_qty(budget / per_unit, Rounding.DOWN, market=True)
@@ -111,6 +118,7 @@ def enter(
             expected_return=signal.expected_return,
             confidence=signal.confidence,
             source=signal.source,
+            fee=trading_fee(qty * entry, taker),
         )
     )
     return True

@@ -9,11 +9,16 @@ import msgspec
 
 from slt.domain import OrderRequest, Position
 from slt.domain.numbers import as_float, remembered_float
+from slt.risk.margin import free_margin
 from slt.risk.protections import Protections
 
 
 class PendingEntry(msgspec.Struct, frozen=True):
-    """An entry order sent and not yet filled, with the plan it was sized for."""
+    """An entry order sent and not yet filled, with the plan it was sized for.
+
+    `margin` and `fee` (the initial margin and taker fee at the sizing price) are held back
+    from later entries until the fill books the real ones: the exchange checks the next entry
+    against a wallet this fill's fee has already reduced."""
 
     order: OrderRequest
     leverage: int
@@ -22,6 +27,7 @@ class PendingEntry(msgspec.Struct, frozen=True):
     confidence: float
     source: str
     filled: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
 
     @property
     def symbol(self) -> str:
@@ -57,7 +63,7 @@ class EngineState(msgspec.Struct, frozen=True):
         return equity_of(self.balance, self.positions)
 
     def available(self) -> float:
-        return available_of(self.balance, self.positions, self.pending)
+        return float(free_margin_of(self.balance, self.positions, self.pending))
 
     def active_count(self) -> int:
         return active_count_of(self.positions, self.pending)
@@ -117,12 +123,13 @@ def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     return value
 
 
-def available_of(
+def free_margin_of(
     balance: Decimal, positions: Sequence[Position], pending: Sequence[PendingEntry]
-) -> float:
-    """Balance not locked as margin by open positions or entries in flight."""
-    locked = sum(p.margin for p in positions) + sum(p.margin for p in pending)
-    return float(balance - locked)
+) -> Decimal:
+    """Balance a new entry may use (`slt.risk.margin`): what open positions hold (losses
+    included) and entries in flight reserve (margin and fee) are not available."""
+    reserved = sum([p.margin + p.fee for p in pending], Decimal(0))
+    return free_margin(balance, positions, reserved)
 
 
 def active_count_of(positions: Sequence[Position], pending: Sequence[PendingEntry]) -> int:

@@ -33,10 +33,10 @@ from slt.engine.state import (
     EngineState,
     PendingEntry,
     active_count_of,
-    available_of,
     equity_of,
     find_pending,
     find_position,
+    free_margin_of,
 )
 from slt.risk.protections import Protections, record_trade
 
@@ -103,8 +103,8 @@ class Tx:
     def equity(self) -> float:
         return equity_of(self.balance, self.positions)
 
-    def available(self) -> float:
-        return available_of(self.balance, self.positions, self.pending)
+    def free_margin(self) -> Decimal:
+        return free_margin_of(self.balance, self.positions, self.pending)
 
     def active_count(self) -> int:
         return active_count_of(self.positions, self.pending)

@@ -12,6 +12,7 @@ from slt.rules.exchange import ExchangeRules, UnknownSymbolError, load_exchange_
 from slt.rules.fees import DEFAULT_MAKER_RATE, DEFAULT_TAKER_RATE, quantize_amount, trading_fee
 from slt.rules.funding import funding_payment, funding_times
 from slt.rules.margin import (
+    entry_cost,
     initial_margin,
     isolated_liquidation_price,
     maintenance_margin,
@@ -44,6 +45,7 @@ __all__ = [
     "bundled_rules",
     "ccxt_to_binance_symbol",
     "check_order",
+    "entry_cost",
     "funding_payment",
     "funding_times",
     "initial_margin",

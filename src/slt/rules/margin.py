@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
+from slt.rules.fees import trading_fee
 from slt.rules.margin_fast import liquidation as _liquidation  # noqa: F401  (tests read it here)
 from slt.rules.margin_fast import remembered_liquidation as _remembered
 from slt.rules.margin_fast import table_of as _table_of
@@ -42,6 +43,13 @@ def initial_margin(notional: Decimal, leverage: int) -> Decimal:
         raise ValueError(f"leverage must be an integer >= 1, got {leverage}")
     with localcontext(CALC):
         return abs(notional) / leverage
+
+
+def entry_cost(notional: Decimal, leverage: int, taker_rate: Decimal) -> Decimal:
+    """What opening `notional` at `leverage` with a taker order needs of the available balance:
+    its initial margin and its taker fee. The exchange refuses the order with -2019 when this
+    is more than is available, so the engine sizes entries with the same sum."""
+    return initial_margin(notional, leverage) + trading_fee(notional, taker_rate)
 
 
 def maintenance_margin(rules: SymbolRules, notional: Decimal) -> Decimal:

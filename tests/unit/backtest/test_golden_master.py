@@ -31,9 +31,9 @@ from slt.data.sample import sample_files
 from slt.rules import bundled_rules
 from slt.strategy.baseline import EmaAtrBaseline
 
-GOLDEN_TRADE_LIST_HASH = "60e33da41b6906e0f1954492a794dd9805cd3aff1cb744bf2d7fd19288f0ad54"
+GOLDEN_TRADE_LIST_HASH = "439a306b66e255bf52135407277f11bd2a4402bae968a1c3de9b5f6f8679f7cd"
 GOLDEN_TRADE_COUNT = 202
-GOLDEN_FINAL_BALANCE = Decimal("7417.57367846")
+GOLDEN_FINAL_BALANCE = Decimal("7410.57139917")
 
 
 def test_default_backtest_of_the_sample_matches_the_golden_master(

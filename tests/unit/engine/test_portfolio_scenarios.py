@@ -106,14 +106,15 @@ def test_a_closing_position_frees_its_slot(world: World) -> None:
 
 
 def test_equity_counts_unrealised_pnl_of_every_position(world: World) -> None:
-    """Equity = available balance + margin in positions + unrealised PnL (= wallet + uPnL)."""
+    """Equity = wallet + uPnL. The three longs filled above the close (slippage), so each is
+    at a small loss, and available = wallet + uPnL − margin at the mark, as on the exchange."""
     three_open(world)
     state = world.state
-    margin = sum(p.margin for p in state.positions)
+    at_mark = sum(float(p.quantity) * p.mark_price / p.leverage for p in state.positions)
     upnl = sum(p.unrealized_pnl(p.mark_price) for p in state.positions)
-    assert state.available() == float(state.balance - margin)
+    assert all(p.unrealized_pnl(p.mark_price) < 0 for p in state.positions)
     assert state.equity() == float(state.balance) + upnl
-    assert abs(state.equity() - (state.available() + float(margin) + upnl)) < 1e-6
+    assert abs(state.equity() - (state.available() + at_mark)) < 1e-6
     before = state.equity()
     step(world, moved={"BTCUSDT": 60300.0})  # below the scale-out: nothing fills
     btc = world.position("BTCUSDT")

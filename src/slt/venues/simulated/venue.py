@@ -37,6 +37,7 @@ from slt.rules import (
     SymbolRules,
     UnknownSymbolError,
     check_order,
+    entry_cost,
     funding_payment,
     funding_times,
     isolated_liquidation_price,
@@ -151,8 +152,7 @@ class SimulatedVenue:
                 if lev > allowed:
                     reason = f"Leverage {lev}x is above the {allowed}x of the notional's bracket."
                     return [self._reject(order, now_ms, -2027, reason)]
-                need = qty * mark_d / lev + trading_fee(qty * mark_d, self.taker)
-                if need > self._available():
+                if entry_cost(qty * mark_d, lev, self.taker) > self._available():
                     return [self._reject(order, now_ms, -2019, "Margin is insufficient.")]
             self.market.setdefault(order.symbol, []).append(order)
         else:
@@ -165,6 +165,7 @@ class SimulatedVenue:
         return [OrderAccepted(order, now_ms)]
 
     def _available(self) -> Decimal:
+        """Isolated margin: the wallet less the positions' margins (their PnL stays in them)."""
         return self.balance - sum((p.margin for p in self.positions.values()), Decimal(0))
 
     def _reject(self, order: OrderRequest, now_ms: int, code: int, reason: str) -> OrderRejected:
