@@ -51,6 +51,7 @@ from slt.runtime.orchestrator import default_plans, supervise
 from slt.runtime.shm import attach_shm
 from slt.runtime.spec import RunSpec, VenueSpec
 from slt.runtime.supervisor import SupervisorPolicy
+from slt.storage.engine import describe_url
 from slt.venues.binance.urls import local
 from slt.venues.local.assemble import build_local_exchange, start_local_exchange
 from slt.venues.local.exchange import DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -88,7 +89,14 @@ def market(rules: ExchangeRules, names: Sequence[str], length: int) -> dict[str,
     return out
 
 
-async def run(n_symbols: int, speed: float, seconds: float, data_dir: Path, log_level: str) -> Path:
+async def run(
+    n_symbols: int,
+    speed: float,
+    seconds: float,
+    data_dir: Path,
+    log_level: str,
+    database_url: str | None = None,
+) -> Path:
     rules = bundled_rules()
     names = symbols_for(rules, n_symbols)
     length = int(seconds * speed / 60) + 400
@@ -97,6 +105,7 @@ async def run(n_symbols: int, speed: float, seconds: float, data_dir: Path, log_
     running = await start_local_exchange(ex)
     settings = load_settings(
         data_dir=data_dir,
+        database_url=database_url,
         baseline={"fast": 5, "slow": 20, "band_atr": 0.5, "min_atr_pct": 0.0, "max_atr_pct": 1.0},
         live={"warmup_bars": 0},
         risk={
@@ -160,9 +169,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=60.0, help="market seconds per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="wall seconds of trading")
     parser.add_argument("--log-level", default="WARNING", help="the processes' log level")
+    parser.add_argument(
+        "--database-url",
+        help="store to this database instead of a fresh SQLite file (e.g. an empty PostgreSQL "
+        "database: postgresql://user@127.0.0.1:5432/slt_bench)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="slt-bench-") as tmp:
-        path = asyncio.run(run(args.symbols, args.speed, args.seconds, Path(tmp), args.log_level))
+        path = asyncio.run(
+            run(
+                args.symbols,
+                args.speed,
+                args.seconds,
+                Path(tmp),
+                args.log_level,
+                args.database_url,
+            )
+        )
         if not path.is_file():
             print(f"no latencies recorded ({path} missing): no order was sent")
             return 1
@@ -171,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no order was sent: nothing to time")
         return 1
     p50, p99 = np.percentile(ms, [50, 99])
+    url = args.database_url
+    print(f"database: {'a fresh SQLite file' if url is None else describe_url(url)}")
     print(
         f"symbols {args.symbols}, replay speed {args.speed:g}× (one candle per symbol every "
         f"{60 / args.speed:.2f} s), orders timed {ms.size}"

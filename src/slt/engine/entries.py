@@ -45,7 +45,9 @@ def enter(
     )
     # Unrounded: check_order rounds down to the step and may bump up to min notional within
     # the budget (rounding first would turn a small size into 0 and lose that chance).
-    qty = Decimal(repr(qty_f))
+    # Above the market lot's maxQty the exchange refuses the order (-4005); a smaller
+    # position than the risk budget allows is one a trader accepts, so the size is capped.
+    qty = min(Decimal(repr(qty_f)), rules.market_max_qty)
     max_qty = Decimal(repr(max_f))
     # The risk budget may allow a bump to min notional; leverage is chosen for the final size.
     check = check_order(

@@ -297,3 +297,12 @@ def test_a_losing_short_holds_its_margin_at_the_mark_and_its_loss() -> None:
     cost = entry_cost(order.quantity * 3000, order.leverage, Decimal("0.0005"))
     assert Decimal(7_300) < cost <= Decimal(7_400)
     send_to_local(acct, order)
+
+
+def test_an_entry_sized_above_the_market_lot_max_is_capped_to_it() -> None:
+    """Sized at 1000 BTC with margin to spare: the market lot allows at most 120 BTC per order
+    (-4005 above it), so the engine sends 120 rather than nothing."""
+    risk = RiskConfig(sizing="fixed_quantity", fixed_quantity=1000, max_margin_fraction=1.0)
+    fees = FeeConfig(taker_rate=0.0005, slippage_pct=0, funding_rate=0)
+    (order,) = decide(risk, fees, Decimal(100_000_000), [], [("BTCUSDT", 1, Decimal(60_000), 1.0)])
+    assert order.quantity == RULES.get("BTCUSDT").market_max_qty == Decimal(120)
