@@ -46,8 +46,9 @@ from slt.config import load_settings
 from slt.domain import CandleSeries
 from slt.domain.candle import MINUTE_MS
 from slt.rules import ExchangeRules, bundled_rules
+from slt.runtime.children import default_plans
 from slt.runtime.heartbeat import HeartbeatBoard
-from slt.runtime.orchestrator import default_plans, supervise
+from slt.runtime.orchestrator import supervise
 from slt.runtime.shm import attach_shm
 from slt.runtime.spec import RunSpec, VenueSpec
 from slt.runtime.supervisor import SupervisorPolicy

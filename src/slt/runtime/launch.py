@@ -23,7 +23,8 @@ from slt.data.sample import ensure_sample_loaded
 from slt.domain import CandleSeries
 from slt.rules import bundled_rules
 from slt.runtime.brain_process import load_rules
-from slt.runtime.orchestrator import default_plans, supervise
+from slt.runtime.children import default_plans
+from slt.runtime.orchestrator import supervise
 from slt.runtime.spec import RunSpec, VenueKind, VenueSpec
 from slt.runtime.supervisor import SupervisorPolicy
 from slt.runtime.symbols import checked_symbols, top_symbols

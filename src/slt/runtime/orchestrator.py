@@ -29,14 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import multiprocessing
-import os
 import random
 import signal
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing import shared_memory
@@ -46,7 +42,8 @@ from typing import TypeVar
 
 from slt.ipc.records import CANDLE_RECORD
 from slt.ipc.ring import RingBuffer
-from slt.logs import EVERY_TIME, flush_repeats, setup_logging
+from slt.logs import EVERY_TIME, flush_repeats
+from slt.runtime.children import ProcessPlan, child_main, reap, wait_exit
 from slt.runtime.heartbeat import ROLES, HeartbeatBoard, Phase, wall_ms
 from slt.runtime.spec import RunSpec
 from slt.runtime.status import ChildView, HeartbeatPersister, heartbeat_rows, status_line
@@ -66,46 +63,7 @@ log = logging.LoggerAdapter(logging.getLogger("slt.orchestrator"), EVERY_TIME)
 """Every line of the Orchestrator is printed: they are few (restarts are budgeted) and one
 template serves every role, so aggregating them would hide the second process's death."""
 
-Target = Callable[[RunSpec], None]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessPlan:
-    """One child: its board role and the module-level function it runs (picklable for spawn).
-    Plans are started in order and stopped in order: put the producer (Feed) first."""
-
-    role: str
-    target: Target
-
-
-def default_plans() -> list[ProcessPlan]:
-    """The Feed, then the Brain. Looked up by name at call time, so importing this module
-    (tests, the CLI's help) does not load the whole trading stack."""
-    feed: Target = importlib.import_module("slt.runtime.feed_process").run_feed
-    brain: Target = importlib.import_module("slt.runtime.brain_process").run_brain
-    return [ProcessPlan("feed", feed), ProcessPlan("brain", brain)]
-
-
-# --- the child's side -----------------------------------------------------------------------------
-def _watch_parent(parent: int, every_s: float = 1.0) -> None:
-    """Ask this process to stop (SIGTERM, its graceful path) once its parent is gone."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every_s)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def child_main(role: str, target: Target, spec: RunSpec) -> None:
-    """What every spawned child runs: ignore SIGINT, log as `role`, watch the parent, then the
-    plan's target."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    setup_logging(spec.log_level, json=spec.log_json, role=role)
-    _watch_parent(os.getppid())
-    target(spec)
 
 
 # --- the Orchestrator's side ----------------------------------------------------------------------
@@ -124,17 +82,6 @@ class _Child:
     @property
     def role(self) -> str:
         return self.plan.role
-
-
-async def _wait_exit(proc: BaseProcess, timeout_s: float, hurry: asyncio.Event) -> bool:
-    """Wait until `proc` has exited (True) or `timeout_s` passed or `hurry` is set (False)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while proc.exitcode is None:
-        if hurry.is_set() or loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 def _create_shared(make: Callable[[], T], name: str) -> T:
@@ -266,11 +213,11 @@ class Orchestrator:
         if verdict is Health.STUCK:
             log.error("%s (pid %s) is stuck: %s; killing it", child.role, proc.pid, why)
             proc.kill()
-            if not await _wait_exit(proc, self.policy.kill_wait_s, asyncio.Event()):
+            if not await wait_exit(proc, self.policy.kill_wait_s, asyncio.Event()):
                 log.error("%s (pid %s) survived SIGKILL for now", child.role, proc.pid)
         else:
             log.error("%s (pid %s) %s", child.role, proc.pid, why)
-        _reap(proc)
+        reap(proc)
         child.proc = None
         board.clear(child.role)
         if config_error:
@@ -337,7 +284,7 @@ class Orchestrator:
                 log.info("stopping %s (pid %s), grace %g s", child.role, proc.pid, grace)
                 with contextlib.suppress(ProcessLookupError):
                     proc.terminate()
-                if not await _wait_exit(proc, grace, self.hurry):
+                if not await wait_exit(proc, grace, self.hurry):
                     log.error(
                         "%s (pid %s) did not stop within %g s; killing it",
                         child.role,
@@ -345,24 +292,16 @@ class Orchestrator:
                         grace,
                     )
                     proc.kill()
-                    await _wait_exit(proc, self.policy.kill_wait_s, asyncio.Event())
+                    await wait_exit(proc, self.policy.kill_wait_s, asyncio.Event())
             if proc.exitcode is None:
                 log.error("%s (pid %s) is still alive after SIGKILL", child.role, proc.pid)
             else:
                 log.info("%s (pid %s) %s", child.role, proc.pid, describe_exit(proc.exitcode))
-            _reap(proc)
+            reap(proc)
             child.proc = None
         depth = ring.depth()
         if depth:
             log.warning("%d candles were left unread in the ring", depth)
-
-
-def _reap(proc: BaseProcess) -> None:
-    """Collect an exited child (no zombie) and free its handle."""
-    if proc.exitcode is not None:
-        proc.join(0)
-        with contextlib.suppress(ValueError):
-            proc.close()
 
 
 async def supervise(

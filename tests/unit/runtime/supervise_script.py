@@ -13,7 +13,8 @@ import runtime_standins
 
 from slt.config import Settings
 from slt.logs import setup_logging
-from slt.runtime.orchestrator import ProcessPlan, supervise
+from slt.runtime.children import ProcessPlan
+from slt.runtime.orchestrator import supervise
 from slt.runtime.spec import RunSpec, VenueSpec
 from slt.runtime.supervisor import SupervisorPolicy
 from slt.venues.binance.urls import local

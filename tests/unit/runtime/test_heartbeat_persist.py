@@ -14,8 +14,9 @@ from types import ModuleType
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from slt.runtime.children import ProcessPlan
 from slt.runtime.heartbeat import Beat, Phase
-from slt.runtime.orchestrator import Orchestrator, ProcessPlan
+from slt.runtime.orchestrator import Orchestrator
 from slt.runtime.spec import RunSpec
 from slt.runtime.status import ChildView, HeartbeatPersister, heartbeat_rows
 from slt.runtime.supervisor import EXIT_OK, SupervisorPolicy

@@ -16,7 +16,8 @@ from types import ModuleType
 
 import pytest
 
-from slt.runtime.orchestrator import ProcessPlan, supervise
+from slt.runtime.children import ProcessPlan
+from slt.runtime.orchestrator import supervise
 from slt.runtime.shm import shm_exists
 from slt.runtime.spec import RunSpec
 from slt.runtime.supervisor import EXIT_BUDGET_SPENT, EXIT_CONFIG, EXIT_OK, SupervisorPolicy
