@@ -1,10 +1,15 @@
 """Record layouts that cross the ring: a closed candle as a fixed-size numpy record.
 
-A symbol fits in 20 bytes (Binance's longest USDⓈ-M symbols are well under that); times are
+A symbol fits in 24 bytes (Binance's longest USDⓈ-M symbols are well under that); times are
 int UTC ms; prices and volume float64, as in `slt.domain.Candle`. `recv_ns` is the wall-clock
 time (UTC ns, comparable across processes) at which the Feed received the frame that closed the
 candle, 0 when unknown: the Brain measures its candle-to-order latency from it and refuses to
 open positions on candles that waited too long (after a restart, the ring's backlog).
+
+The symbol field is 24 bytes where 20 would do so that the record is 88 bytes, a multiple of 8,
+and every 8-byte field lies on an 8-byte boundary in every slot: numpy fills or reads a column
+of a batch in place much faster when it is aligned (stamping 4096 records in the ring bench:
+1.3 µs against 6.0 µs with the 84-byte record).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 
 from slt.domain import Candle
 
-SYMBOL_BYTES = 20
+SYMBOL_BYTES = 24
 CANDLE_RECORD = np.dtype(
     [
         ("symbol", f"S{SYMBOL_BYTES}"),
@@ -43,6 +48,7 @@ def candle_record(c: Candle, recv_ns: int = 0) -> tuple[Any, ...]:
 
 _PACKED = struct.Struct(f"<{SYMBOL_BYTES}sqq5dq")
 assert _PACKED.size == CANDLE_RECORD.itemsize
+assert CANDLE_RECORD.itemsize % 8 == 0, "every slot's 8-byte fields stay aligned"
 
 
 def candle_bytes(c: Candle, recv_ns: int = 0) -> bytes:

@@ -18,12 +18,19 @@ fill the records in place and `publish` them; the consumer may take a read-only 
 unread records, work on them where they lie and `release` them. A view is contiguous, so it
 ends at the wrap (the rest comes with the next call); nothing is copied either way.
 
-Publication order. The producer writes a record's bytes and its slot's sequence tag, then
-`write_seq`; the consumer reads `write_seq`, then the tags and the records, and only then
-advances `read_seq`. A slot whose tag is not the expected `n + 1` has not been fully published,
-and the batch stops before it (it is read on the next call). On x86-64's total store order, with
-each store a separate interpreter step, that never happens; the tag makes the protocol safe
-where stores may be reordered too. The shared block's layout is in `slt.ipc.layout`.
+Publication order. The producer writes a batch's record bytes, then one tag, the sequence
+number just past the batch (`n + 1` for its last record `n`) in the tag word of the batch's
+last slot, then `write_seq`; the consumer reads `write_seq` (`w`), then the tag of slot
+`w - 1`, and reads no record past the last batch end whose tag it has seen (`_horizon`), only
+then advancing `read_seq`. On x86-64's total store order, with each store a separate
+interpreter step, the tag is always there; it keeps a record from being read before its bytes
+where the `write_seq` store could overtake them. One tag per batch guards every record of the
+batch exactly as one tag per record would: each record's bytes are stored before the tag that
+covers it, which is all a per-record tag relied on too, so the protocol is as safe with one
+word per publish as it was with one per record, and costs a store and a compare instead of a
+numpy call on each side. The slot holding a batch end's tag is not written again before the
+consumer has released that record, so a tag once seen stays valid. The shared block's layout
+is in `slt.ipc.layout`.
 
 Plain Python, not numba: a write is a few int64 loads and stores through a `memoryview` and
 one slice copy, and merely calling a numba function with the buffer costs as much (the bench
@@ -55,12 +62,7 @@ from slt.ipc.layout import (
 )
 from slt.ipc.waiting import WaitingReader
 
-_SMALL_BATCH = 16
-"""Up to this many records the tags are checked and written one by one in Python (cheaper than
-numpy's per-call overhead); above it, with one numpy call (`_published`, `_publish`)."""
-
 _BYTES_LIKE = (bytes, bytearray, memoryview)
-_sum = np.add.reduce  # `ndarray.sum` without its Python wrapper: ≈0.2 µs less per batch
 
 
 class RingBuffer(WaitingReader):
@@ -91,17 +93,17 @@ class RingBuffer(WaitingReader):
         self._recs_at = records_offset(capacity)
         self._q = shm.buf[: HEADER_BYTES + TAG_BYTES * capacity].cast("q")
         """Header and tags as int64s: one index is one aligned 8-byte load or store."""
-        self._tags = np.ndarray((capacity,), dtype="<i8", buffer=shm.buf, offset=HEADER_BYTES)
         self._recs = np.ndarray((capacity,), dtype=self.dtype, buffer=shm.buf, offset=self._recs_at)
         self._frozen = self._recs.view()
         self._frozen.flags.writeable = False
         """The records read-only: a consumer's `view` is one slice of it, read-only already."""
-        self._steps = np.arange(capacity, dtype=np.int64)
-        """0, 1, 2, …: a batch's tags are `seq + 1 + steps`, one ufunc call, no allocation."""
         self._empty = np.empty(0, dtype=self.dtype)
         self._empty.flags.writeable = False
         self._gate = self._q[READ]
         """The producer's last look at `read_seq` (it only grows, so this errs on the safe side)."""
+        self._seen = self._gate
+        """The consumer's horizon: every record below this sequence is known to be published
+        (the last batch end whose tag it has seen; see the module docstring)."""
         self._bell = Doorbell(bell_path(shm.name), self._q, WRITE, SLEEP)
         self._rung = 0
         """The consumer's last sleep epoch this producer rang for: one byte per sleep at most."""
@@ -234,7 +236,9 @@ class RingBuffer(WaitingReader):
         seq: int = q[WRITE]
         capacity = self.capacity
         start = seq % capacity
-        grant = min(n, capacity - start)
+        grant = capacity - start  # (no min()/max() calls: this runs once per block)
+        if n < grant:
+            grant = n if n > 0 else 0
         if seq - self._gate > capacity - grant:  # as `write`: the shared read_seq only then
             self._gate = q[READ]
             free = capacity - (seq - self._gate)
@@ -245,12 +249,12 @@ class RingBuffer(WaitingReader):
             elif free < grant:
                 grant = free
         self._claim_at = seq
-        self._claimed = max(grant, 0)
-        return self._recs[start : start + self._claimed]
+        self._claimed = grant
+        return self._recs[start : start + grant]
 
     def publish(self, count: int | None = None) -> int:
         """Make the first `count` records of the open claim (all of them by default) visible
-        to the consumer, tags first, then `write_seq`, then the doorbell, as `write_many`
+        to the consumer, its tag first, then `write_seq`, then the doorbell, as `write_many`
         does; the rest of the claim is abandoned. Returns how many were published. A claim
         overtaken by another write since it was made is an error, not a silent overwrite."""
         claimed = self._claimed
@@ -261,28 +265,25 @@ class RingBuffer(WaitingReader):
         self._claimed = 0
         if count == 0:
             return 0
-        if self._q[WRITE] != self._claim_at:
+        q, seq = self._q, self._claim_at
+        if q[WRITE] != seq:
             raise RuntimeError("another write published since this claim: claim again")
-        self._publish(self._claim_at, count)
+        # `_publish`, inlined: a method call is a tenth of a block's round on the producer
+        end = seq + count
+        q[TAG0 + (end - 1) % self.capacity] = end
+        q[WRITE] = end
+        asleep = q[SLEEP]
+        if asleep & 1 and asleep != self._rung:
+            self._rung = asleep
+            self._bell.ring()
         return count
 
     def _publish(self, seq: int, n: int) -> None:
-        """Tag the `n` filled slots from sequence `seq` (wrapping), then advance `write_seq`
-        and ring the doorbell if the consumer sleeps: the step `write_many` and `publish`
-        share."""
+        """Tag the last of the `n` filled slots from sequence `seq` (one word for the whole
+        batch, module docstring), then advance `write_seq` and ring the doorbell if the
+        consumer sleeps: the step `write_many` and `publish` share."""
         q = self._q
-        capacity = self.capacity
-        start = seq % capacity
-        end = start + n
-        if n <= _SMALL_BATCH:
-            for k in range(n):
-                q[TAG0 + (start + k) % capacity] = seq + 1 + k
-        elif end <= capacity:
-            np.add(self._steps[:n], seq + 1, out=self._tags[start:end])
-        else:
-            first = capacity - start
-            np.add(self._steps[:first], seq + 1, out=self._tags[start:])
-            np.add(self._steps[: n - first], seq + 1 + first, out=self._tags[: n - first])
+        q[TAG0 + (seq + n - 1) % self.capacity] = seq + n  # the batch end's tag covers it all
         q[WRITE] = seq + n
         asleep = q[SLEEP]
         if asleep & 1 and asleep != self._rung:
@@ -305,15 +306,12 @@ class RingBuffer(WaitingReader):
         otherwise a fresh writable array the caller owns."""
         q = self._q
         read: int = q[READ]
-        n: int = q[WRITE] - read
+        n = self._available(read)
         if max_records is not None and max_records < n:
             n = max_records
         if n <= 0:
             return self._empty
         start = read % self.capacity
-        n = self._published(read, start, n)
-        if n == 0:
-            return self._empty
         isz = self._isz
         first = min(n, self.capacity - start)
         at = self._recs_at + start * isz
@@ -329,9 +327,8 @@ class RingBuffer(WaitingReader):
         never waits, copies nothing, frees nothing. Work on the records in place, then
         `release` them: until then the producer cannot reuse their slots, and after it the
         view's contents may change under it. Viewing again replaces the open view."""
-        q = self._q
-        read: int = q[READ]
-        n: int = q[WRITE] - read
+        read: int = self._q[READ]
+        n = self._available(read)
         if max_records is not None and max_records < n:
             n = max_records
         self._view_at = read
@@ -339,7 +336,8 @@ class RingBuffer(WaitingReader):
             self._viewed = 0
             return self._empty
         start = read % self.capacity
-        n = self._published(read, start, min(n, self.capacity - start))
+        if n > self.capacity - start:
+            n = self.capacity - start
         self._viewed = n
         return self._frozen[start : start + n]
 
@@ -362,28 +360,18 @@ class RingBuffer(WaitingReader):
         self._viewed = viewed - count
         q[READ] = self._view_at
 
-    def _published(self, read: int, start: int, n: int) -> int:
-        """How many of the `n` records from sequence `read` (slot `start`) carry their tag,
-        counting from the first: the batch ends before the first one not fully published."""
-        if n <= _SMALL_BATCH:
-            q = self._q
-            capacity = self.capacity
-            for k in range(n):
-                if q[TAG0 + (start + k) % capacity] != read + 1 + k:
-                    return k
-            return n
-        first = min(n, self.capacity - start)
-        tags = self._tags[start : start + first]
-        total = int(_sum(tags))
-        if n > first:
-            tags = np.concatenate((tags, self._tags[: n - first]))
-            total += int(_sum(tags[first:]))
-        # A slot's tag is never above the expected one (the producer cannot lap the reader),
-        # so equal sums mean every tag is the expected one: one reduction in the common case.
-        if total == n * read + n * (n + 1) // 2:
-            return n
-        late = np.flatnonzero(tags != np.arange(read + 1, read + 1 + n))
-        return n if len(late) == 0 else int(late[0])
+    def _available(self, read: int) -> int:
+        """How many records from sequence `read` are published and visible: up to the last
+        batch end whose tag has been seen (module docstring). One load of `write_seq` and, when
+        it moved, one of the tag under it; a tag not yet visible leaves the horizon where it
+        was, and the records past it wait for the next call."""
+        q = self._q
+        write: int = q[WRITE]
+        if write == read:
+            return 0
+        if write != self._seen and q[TAG0 + (write - 1) % self.capacity] == write:
+            self._seen = write
+        return self._seen - read
 
     # lifetime --------------------------------------------------------------------------------
     def close(self) -> None:
@@ -394,7 +382,7 @@ class RingBuffer(WaitingReader):
             raise BufferError(f"ring {self.name!r}: a view from claim() or view() is still alive")
         self._bell.close()
         self._q.release()
-        del self._tags, self._recs, self._frozen, self._buf, self._q
+        del self._recs, self._frozen, self._buf, self._q
         self.shm.close()
         if self.owner:
             self.shm.unlink()

@@ -86,8 +86,8 @@ TestRingModel.settings = settings(max_examples=60, stateful_step_count=40, deadl
 
 
 class LargeBatchRingModel(RingModel):
-    """The same model with batches above the ring's one-by-one tag check (16 records), so the
-    vectorised check and the two-slice copies at the wrap are exercised too."""
+    """The same model in a bigger ring with bigger batches, so that batches end anywhere in
+    the ring and the two-slice copies at the wrap are exercised too."""
 
     def __init__(self) -> None:
         super().__init__()

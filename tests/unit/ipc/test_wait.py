@@ -1,5 +1,5 @@
-"""What the reader may rely on beyond the FIFO model: a record whose tag is not published is
-not read, malformed writes publish nothing, batches are the caller's own copies, and
+"""What the reader may rely on beyond the FIFO model: a record not covered by a visible batch
+tag is not read, malformed writes publish nothing, batches are the caller's own copies, and
 `wait_batch` returns when a record arrives (woken by the producer's doorbell), returns empty
 at its timeout and sleeps rather than spins while it waits."""
 
@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slt.ipc.bell import Doorbell, bell_path
-from slt.ipc.ring import HEADER_BYTES, TAG_BYTES, RingBuffer
+from slt.ipc.layout import HEADER_BYTES, TAG_BYTES
+from slt.ipc.ring import RingBuffer
 
 RECORD = np.dtype([("seq", "<i8"), ("value", "<f8")])
 
@@ -49,26 +50,43 @@ def jobs(monkeypatch: pytest.MonkeyPatch) -> object:
     return ring_jobs
 
 
-@settings(max_examples=60, deadline=None)
-@given(lead=st.integers(0, 63), n=st.integers(1, 64), late=st.data())
-def test_a_record_without_its_tag_ends_the_batch(lead: int, n: int, late: st.DataObject) -> None:
-    """However far the ring has wrapped and whichever record's tag is not yet visible (its
-    slot still holds the tag of the lap before), the reader stops just before that record and
-    gets it, with the rest, once the tag appears."""
+@settings(max_examples=80, deadline=None)
+@given(
+    lead=st.integers(0, 63),
+    first=st.integers(1, 32),
+    second=st.integers(1, 31),
+    early=st.data(),
+)
+def test_a_batch_is_read_only_up_to_a_batch_end_whose_tag_is_visible(
+    lead: int, first: int, second: int, early: st.DataObject
+) -> None:
+    """However far the ring has wrapped: while the tag of the newest batch's last slot is not
+    yet visible (it still holds the tag of the lap before), the reader gets only what lies
+    below a batch end it has already seen (none if it saw none), and the rest once the tag
+    appears; a record is covered by any later batch end's tag, its own batch's or not."""
     r = RingBuffer.create(f"slt-test-{uuid.uuid4().hex[:12]}", 64, RECORD)
     raw = shared_memory.SharedMemory(r.name)
     try:
         assert r.write_many(_records(0, lead)) == lead and len(r.read_batch()) == lead
-        assert r.write_many(_records(lead, n)) == n
-        k = late.draw(st.integers(0, n - 1))
+        assert r.write_many(_records(lead, first)) == first
+        k = early.draw(st.integers(0, first), label="records read before the second batch")
+        if k:  # (a read, even of none, looks at the newest batch end: k = 0 reads nothing)
+            assert r.read_batch(k)["seq"].tolist() == list(range(lead, lead + k))
+        assert r.write_many(_records(lead + first, second)) == second
         assert raw.buf is not None
         tags = raw.buf[HEADER_BYTES : HEADER_BYTES + 64 * TAG_BYTES].cast("q")
-        slot = (lead + k) % 64
-        tags[slot] -= 64  # what the slot said one lap earlier
-        assert r.read_batch()["seq"].tolist() == list(range(lead, lead + k))
-        tags[slot] += 64
+        first_end, second_end = (lead + first - 1) % 64, (lead + first + second - 1) % 64
+        tags[second_end] -= 64  # what the slot said one lap earlier
+        seen = lead + first if k else lead  # a read of the first batch saw its end
+        assert r.read_batch()["seq"].tolist() == list(range(lead + k, seen))
+        assert r.depth() == lead + first + second - max(seen, lead + k)
+        tags[first_end] -= 64  # the second batch's tag covers the first's records too
+        tags[second_end] += 64
+        got = r.read_batch()["seq"].tolist()
+        tags[first_end] += 64
         tags.release()
-        assert r.read_batch()["seq"].tolist() == list(range(lead + k, lead + n))
+        assert got == list(range(max(seen, lead + k), lead + first + second))
+        assert r.depth() == 0
     finally:
         raw.close()
         r.close()

@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from slt.ipc.ring import HEADER_BYTES, TAG_BYTES, RingBuffer
+from slt.ipc.layout import HEADER_BYTES, TAG_BYTES
+from slt.ipc.ring import RingBuffer
 
 RECORD = np.dtype([("seq", "<i8"), ("value", "<f8")])
 
@@ -192,8 +193,8 @@ TestZeroCopyModel.settings = settings(max_examples=80, stateful_step_count=40, d
 
 
 class LargeZeroCopyModel(ZeroCopyModel):
-    """Blocks above the ring's one-by-one tag path (16 records): the numpy tag writes and
-    checks, and claims and views cut at the wrap of a bigger ring."""
+    """Bigger blocks in a bigger ring: batch ends (and their tags) anywhere in it, and claims
+    and views cut at its wrap."""
 
     capacity = 40
     most = 60
@@ -279,33 +280,55 @@ def test_a_stale_claim_or_view_is_refused(ring: RingBuffer) -> None:
         ring.release(2)
 
 
-@settings(max_examples=60, deadline=None)
-@given(lead=st.integers(0, 63), n=st.integers(1, 64), late=st.data())
-def test_a_view_stops_before_a_record_without_its_tag(
-    lead: int, n: int, late: st.DataObject
+@settings(max_examples=80, deadline=None)
+@given(lead=st.integers(0, 63), first=st.integers(1, 64), second=st.integers(0, 63))
+def test_a_view_ends_at_the_last_batch_end_whose_tag_is_visible(
+    lead: int, first: int, second: int
 ) -> None:
-    """Whichever record's tag is not yet visible (its slot still holds the lap before's), the
-    view ends just before it, and shows it once the tag appears."""
+    """A claimed batch is published with one tag, in its last slot: while that tag is not yet
+    visible (the slot still holds the lap before's), a view shows only the batches whose end
+    it has seen, then the rest once the tag appears, cut at the wrap as ever."""
     r = RingBuffer.create(_name(), 64, RECORD)
     raw = shared_memory.SharedMemory(r.name)
+    assert raw.buf is not None
+    tags = raw.buf[HEADER_BYTES : HEADER_BYTES + 64 * TAG_BYTES].cast("q")
     try:
         assert r.write_many(_records(0, lead)) == lead and len(r.read_batch()) == lead
-        slots = r.claim(n)
-        _fill(slots, lead)
-        r.publish()
-        k = late.draw(st.integers(0, len(slots) - 1))
-        assert raw.buf is not None
-        tags = raw.buf[HEADER_BYTES : HEADER_BYTES + 64 * TAG_BYTES].cast("q")
-        tags[(lead + k) % 64] -= 64
-        assert r.view()["seq"].tolist() == list(range(lead, lead + k))
-        tags[(lead + k) % 64] += 64
-        tags.release()
-        assert r.view()["seq"].tolist() == list(range(lead, lead + len(slots)))
+        _claim_all(r, lead, first)
+        r.view(0)  # the consumer looks: the first batch's end is seen
+        second = min(second, 64 - first)
+        _claim_all(r, lead + first, second)
+        last = (lead + first + second - 1) % 64
+        if second:
+            tags[last] -= 64
+        shown = min(first, 64 - lead % 64)  # a view never crosses the wrap
+        assert r.view()["seq"].tolist() == list(range(lead, lead + shown))
         r.release()
-        del slots
+        if first > shown:
+            assert r.view()["seq"].tolist() == list(range(lead + shown, lead + first))
+            r.release()
+        assert len(r.view()) == 0 and r.depth() == second
+        if second:
+            tags[last] += 64
+        got: list[int] = []
+        while len(view := r.view()):
+            got += view["seq"].tolist()
+            r.release()
+        del view
+        assert got == list(range(lead + first, lead + first + second))
     finally:
+        tags.release()
         raw.close()
         r.close()
+
+
+def _claim_all(r: RingBuffer, start: int, n: int) -> None:
+    """Claim, fill and publish `n` records from `start`, one claim more at the wrap."""
+    left = n
+    while left:
+        slots = r.claim(left)
+        _fill(slots, start + n - left)
+        left -= r.publish()
 
 
 def test_wait_view_returns_at_once_times_out_or_wakes(ring: RingBuffer) -> None:
