@@ -2,20 +2,21 @@
 
 The producer is a spawned process, the consumer is this one; both transports carry the same
 message, a `CANDLE_RECORD` behind the producer's `time.perf_counter_ns()` stamp (CLOCK_MONOTONIC,
-one clock for every process on Linux). The consumer takes its
-own stamp right after each read, so every message's one-way latency is measured, not guessed.
+one clock for every process on Linux). The consumer takes its own stamp right after each read,
+so every message's one-way latency is measured, not guessed.
 Every scenario runs for both transports in the same invocation:
 
 * throughput, flat out — single records (`ring.write(bytes)` / `Queue.put(bytes)`), and
-  blocks of `--batch` records stamped with one numpy assignment (`ring.write_many(array)` /
+  blocks of `--batch` records stamped with one numpy call (`ring.write_many(array)` /
   one `Queue.put(array.tobytes())` per block); and zero-copy blocks: the producer claims the
-  next free slots (`ring.claim`), stamps them in place with one numpy assignment and
+  next free slots (`ring.claim`), stamps them in place with one numpy call and
   publishes them, the consumer takes a read-only `ring.view` (`wait_view`), reads every
   record's stamp where it lies and releases the slots, against the same Queue blocks; both
   block sizes `--batch` (the Feed's burst) and `--big-batch`. Messages per second from the
   first stamp to the last arrival, and each side's CPU time per message (the producer's from
   its first send to its last, the Queue's feeder thread included up to `join_thread`; the
-  consumer's over the receiving window);
+  consumer's over the receiving window); each scenario `--repeats` times per transport, ring
+  and Queue in turn, the median run of each shown with the range of the pairs' ratios;
 * latency, paced — single records at `--rate` per second (the producer sleeps to a schedule,
   never spins, so a Queue's feeder thread always gets the GIL);
 * latency, Feed bursts — the Feed's real pattern: every `--gap-ms` (a minute live) a burst of
@@ -27,17 +28,25 @@ The ring's consumer reads at most 4096 records at a time (as the Brain does) wit
 first table gives one-process call costs, the floor under the two-process figures.
 
     .venv/bin/python bench/ring_speed.py [--messages 300000] [--block-messages 3000000]
-        [--batch 300] [--big-batch 4096] [--rate 10000]
+        [--batch 300] [--big-batch 4096] [--repeats 3] [--rate 10000]
 """
 
 from __future__ import annotations
+
+import os
+
+# Before numpy is imported, here and in the spawned producers (they inherit the environment):
+# OpenBLAS starts a worker thread per extra CPU at import, which polls for work for about a
+# tenth of a second before it sleeps. On two CPUs that steals one from whichever run starts
+# just after a producer is spawned (a zero-copy run lasts 10-30 ms), for both transports; the
+# benchmark does no linear algebra.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import asyncio
 import contextlib
 import ctypes
 import multiprocessing as mp
-import os
 import struct
 import time
 import uuid
@@ -126,17 +135,17 @@ def _prefill(ring: RingBuffer, message: bytearray) -> None:
     slots[:] = np.frombuffer(bytes(message), dtype=STAMPED)[0]
 
 
-def _send_in_place(ring: RingBuffer, burst: int, clock: Any) -> None:
+def _send_in_place(claim: Any, publish: Any, burst: int, clock: Any) -> None:
     """One block, zero-copy: claim the free slots (up to the wrap), stamp them with one numpy
-    assignment, publish; again for what lay past the wrap or did not fit yet."""
+    call, publish; again for what lay past the wrap or did not fit yet."""
     left = burst
     while left:
-        slots = ring.claim(left)
+        slots = claim(left)
         if not len(slots):  # full: refused and counted, as write_many's retries are
             os.sched_yield()
             continue
-        slots["sent_ns"] = clock()
-        left -= ring.publish()
+        slots["sent_ns"].fill(clock())
+        left -= publish()
 
 
 def ring_producer(name: str, pattern: Pattern, cpu: Any) -> None:
@@ -151,10 +160,10 @@ def ring_producer(name: str, pattern: Pattern, cpu: Any) -> None:
         write, clock, pack = ring.write, time.perf_counter_ns, _STAMP.pack_into
         for _ in _schedule(pattern):
             if pattern.in_place:
-                _send_in_place(ring, pattern.burst, clock)
+                _send_in_place(ring.claim, ring.publish, pattern.burst, clock)
                 continue
             if pattern.block:
-                block["sent_ns"] = clock()
+                block["sent_ns"].fill(clock())
                 done = ring.write_many(block)
                 while done < pattern.burst:
                     os.sched_yield()
@@ -178,7 +187,7 @@ def queue_producer(q: Any, pattern: Pattern, cpu: Any) -> None:
     put, clock, pack = q.put, time.perf_counter_ns, _STAMP.pack_into
     for _ in _schedule(pattern):
         if pattern.block:
-            block["sent_ns"] = clock()
+            block["sent_ns"].fill(clock())
             put(block.tobytes())
             continue
         for _ in range(pattern.burst):
@@ -193,8 +202,11 @@ class _Tally:
     """Per-message send and arrival stamps, and the consumer's CPU over the same window."""
 
     def __init__(self, count: int) -> None:
-        self.sent = np.empty(count, dtype=np.int64)
-        self.recv = np.empty(count, dtype=np.int64)
+        # Filled now, not left to `np.empty`: the kernel then maps and zeroes the pages before
+        # the timing starts instead of during it (16 bytes per message, 48 MB for 3M; at
+        # 150M messages/s faulting them in took as long as the ring's own work).
+        self.sent = np.full(count, -1, dtype=np.int64)
+        self.recv = np.full(count, -1, dtype=np.int64)
         self.got = 0
         self.cpu0 = self.wall0 = 0.0
 
@@ -298,13 +310,27 @@ def _us(ns: float) -> str:
     return f"{ns / 1e3:,.1f}"
 
 
-def _throughput(console: Console, scenarios: dict[str, Pattern], spin: float) -> None:
-    table = Table(title="Throughput, flat out (messages / s from first stamp to last arrival)")
-    columns = ("scenario", "RingBuffer", "mp.Queue", "ring/Queue")
-    for col in (*columns, "CPU µs/msg, ring prod+cons", "Queue prod+cons", "CPU ratio"):
+def _throughput(console: Console, scenarios: dict[str, Pattern], spin: float, repeats: int) -> None:
+    """Each scenario `repeats` times, ring and Queue in turn (ring, Queue, ring, Queue, …), so
+    both meet the same machine; the table gives each transport's median run (by messages/s),
+    its CPU, the ratio of the medians and the lowest and highest ratio of a ring run to the
+    Queue run just after it."""
+    title = "Throughput, flat out (messages / s from first stamp to last arrival)"
+    if repeats > 1:
+        title += f", median of {repeats} runs each"
+    table = Table(title=title)
+    columns = ("scenario", "RingBuffer", "mp.Queue", "ring/Queue", "pairs")
+    for col in (*columns, "CPU ns/msg: ring", "Queue", "CPU ratio"):  # producer + consumer
         table.add_column(col, justify="right")
     for scenario, pattern in scenarios.items():
-        ring, queue = run_ring(pattern, spin), run_queue(pattern, spin)
+        rings, queues = [], []
+        for _ in range(repeats):
+            rings.append(run_ring(pattern, spin))
+            queues.append(run_queue(pattern, spin))
+        pairs = [r.msg_per_s / q.msg_per_s for r, q in zip(rings, queues, strict=True)]
+        ring, queue = (
+            sorted(runs, key=lambda r: r.msg_per_s)[len(runs) // 2] for runs in (rings, queues)
+        )
         ring_cpu, queue_cpu = (
             ring.producer_us + ring.consumer_us,
             queue.producer_us + queue.consumer_us,
@@ -314,8 +340,9 @@ def _throughput(console: Console, scenarios: dict[str, Pattern], spin: float) ->
             f"{ring.msg_per_s:,.0f}",
             f"{queue.msg_per_s:,.0f}",
             f"{ring.msg_per_s / queue.msg_per_s:.1f}×",
-            f"{ring.producer_us:.2f} + {ring.consumer_us:.2f}",
-            f"{queue.producer_us:.2f} + {queue.consumer_us:.2f}",
+            f"{min(pairs):.1f}-{max(pairs):.1f}×",
+            f"{ring.producer_us * 1e3:.1f} + {ring.consumer_us * 1e3:.1f}",
+            f"{queue.producer_us * 1e3:.1f} + {queue.consumer_us * 1e3:.1f}",
             f"{queue_cpu / ring_cpu:.1f}×",
         )
     console.print(table)
@@ -362,6 +389,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10_000.0, help="paced run, messages/s")
     parser.add_argument("--paced-messages", type=int, default=20_000)
     parser.add_argument("--spin-us", type=float, default=200.0, help="ring wait_batch spin")
+    parser.add_argument("--repeats", type=int, default=3, help="throughput runs per transport")
     parser.add_argument("--costs", action="store_true", help="only the one-process call costs")
     args = parser.parse_args()
     b, spin, gap = args.batch, args.spin_us / 1e6, args.gap_ms / 1e3
@@ -384,7 +412,7 @@ def main() -> None:
         big_count = args.block_messages // big * big
         throughput[f"blocks of {big}"] = Pattern(big_count, big, True, 0.0)
         throughput[f"zero-copy, {big}"] = Pattern(big_count, big, True, 0.0, True)
-    _throughput(console, throughput, spin)
+    _throughput(console, throughput, spin, max(1, args.repeats))
     _latency(
         console,
         {

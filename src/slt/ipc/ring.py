@@ -268,7 +268,7 @@ class RingBuffer(WaitingReader):
         q, seq = self._q, self._claim_at
         if q[WRITE] != seq:
             raise RuntimeError("another write published since this claim: claim again")
-        # `_publish`, inlined: a method call is a tenth of a block's round on the producer
+        # `_publish`, inlined: saves a method call, ≈35 ns of the producer's ≈1 µs per block
         end = seq + count
         q[TAG0 + (end - 1) % self.capacity] = end
         q[WRITE] = end
