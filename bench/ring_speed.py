@@ -38,7 +38,7 @@ import os
 # Before numpy is imported, here and in the spawned producers (they inherit the environment):
 # OpenBLAS starts a worker thread per extra CPU at import, which polls for work for about a
 # tenth of a second before it sleeps. On two CPUs that steals one from whichever run starts
-# just after a producer is spawned (a zero-copy run lasts 10-30 ms), for both transports; the
+# just after a producer is spawned (a zero-copy run lasts 5-15 ms), for both transports; the
 # benchmark does no linear algebra.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
