@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import random
 import signal
 from collections.abc import Callable, Sequence
@@ -127,6 +128,10 @@ class Orchestrator:
             ring.close()
             raise
         self.children = [_Child(plan) for plan in self.plans]
+        # Spawned children inherit this: OpenBLAS otherwise starts a worker per core at numpy's
+        # import that spins for about 0.1 s, taking a CPU from the other process on a small
+        # machine, for linear algebra neither child does (xgboost has its own threads).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         persister = HeartbeatPersister(self.spec.settings.effective_database_url)
         code = EXIT_OK
         try:
