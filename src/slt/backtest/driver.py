@@ -98,13 +98,14 @@ class _Run:
             self.execute(commands)
 
     def execute(self, commands: list[Command]) -> None:
-        venue = self.venue
+        submit = self.venue.submit
         marks = self.marks
+        tracks = self.engine.tracks
         for cmd in commands:
             if isinstance(cmd, PlaceOrder):
-                events = venue.submit(cmd, self.state.time_ms, marks.get(cmd.order.symbol, 0.0))
+                events = submit(cmd, self.state.time_ms, marks.get(cmd.order.symbol, 0.0))
             elif isinstance(cmd, CancelOrder):
-                events = venue.submit(cmd, self.state.time_ms, marks.get(cmd.symbol, 0.0))
+                events = submit(cmd, self.state.time_ms, marks.get(cmd.symbol, 0.0))
             elif isinstance(cmd, RecordTrade):
                 self.trades.append(cmd.trade)
                 continue
@@ -120,8 +121,7 @@ class _Run:
                 # cancel, which it would answer with its state unchanged and no commands.
                 event = events[0]
                 if isinstance(event, OrderAccepted) or (
-                    isinstance(event, OrderCanceled)
-                    and not self.engine.tracks(self.state, event.client_id)
+                    isinstance(event, OrderCanceled) and not tracks(self.state, event.client_id)
                 ):
                     continue
             self.feed(events)

@@ -99,6 +99,8 @@ class Waker:
             self._day_step = (g, day_step) if g > 0 else (0, -1)
         if day_step < nxt:
             nxt = day_step
+        if nxt <= g:
+            return g  # no position can wake earlier than now (a signal or a new day is due)
         risk = self.risk
         hold_ms = risk.max_hold_ms - tl.step_ms
         p = state.protections
@@ -165,6 +167,8 @@ class Waker:
             else:
                 wake = bound if bound > g else g
             if wake < nxt:
+                if wake <= g:
+                    return g  # the positions left cannot wake earlier than now
                 nxt = wake
         return nxt
 

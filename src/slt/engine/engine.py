@@ -43,7 +43,9 @@ from slt.risk.protections import check_drawdown, entries_allowed, roll_day
 from slt.rules import ErrorCode, ExchangeRules, isolated_liquidation_price
 
 replace = msgspec.structs.replace
-_LONG = Side.LONG  # read from a global: a member read from its class costs more, per bar
+# read from globals: a member read from its class costs more, and these are read per bar
+_LONG = Side.LONG
+_TRAILING_STOP = ExitReason.TRAILING_STOP
 
 _FILL_REASON = {
     OrderPurpose.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
@@ -149,7 +151,9 @@ class Engine:
                     marked = positions[i]
                     c = bar.candle.close
                     best = marked.best_price
-                    best = max(best, c) if marked.side is _LONG else min(best, c)
+                    # max(best, c) / min(best, c), written out: the same float, without a call
+                    if (c > best) if marked.side is _LONG else (c < best):
+                        best = c
                     positions[i] = replace(marked, mark_price=c, best_price=best)
                     held.append((i, bar))
         equity = tx.equity()
@@ -167,7 +171,7 @@ class Engine:
                 continue
             stop = trailed_stop(cfg, self.rules.get(open_pos.symbol), open_pos)
             if stop is not None:
-                tx.move_stop(open_pos, stop, ExitReason.TRAILING_STOP)
+                tx.move_stop(open_pos, stop, _TRAILING_STOP)
 
         if not entries_allowed(tx.protections, tx.time_ms):
             return

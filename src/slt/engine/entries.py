@@ -81,7 +81,10 @@ def enter(
     # Margin and taker fee must fit in what the exchange counts as available (-2019) and in
     # the configured share of equity. One commission quantum is kept back: the exchange rounds
     # the fee half up to 8 decimals, so it may be up to half a quantum above notional × rate.
-    budget = min(tx.free_margin(), Decimal(repr(cfg.max_margin_fraction * equity)))
+    # The exact free margin is summed only when it may be the smaller of the two (rarely).
+    share = cfg.max_margin_fraction * equity
+    cap = Decimal(repr(share))
+    budget = cap if tx.free_margin_above(share) else min(tx.free_margin(), cap)
     budget = max(_ZERO, budget - COMMISSION_QUANTUM)
     per_unit = entry / leverage + entry * taker
     if qty * per_unit > budget:

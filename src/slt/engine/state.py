@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import is_ as _is
 
 import msgspec
 
 from slt.domain import OrderRequest, Position
 from slt.domain.numbers import as_float, remembered_float
-from slt.risk.margin import free_margin
+from slt.risk.margin import clearly_above, free_margin
 from slt.risk.protections import Protections
 
 
@@ -103,19 +104,20 @@ def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     only (no value is compared); the memo holds them, so no id is reused while it does."""
     global _LAST_EQUITY
     last_balance, last_key, last_value = _LAST_EQUITY
-    if last_balance is balance and len(last_key) == len(positions):
-        for last, pos in zip(last_key, positions, strict=True):
-            if last is not pos:
-                break
-        else:
-            return last_value
+    if (
+        last_balance is balance
+        and len(last_key) == len(positions)
+        and all(map(_is, last_key, positions))  # the identity test per position, in C
+    ):
+        return last_value
     key = tuple(positions)
     got = remembered_float
+    # `* p.side`: a float times the IntEnum converts it like `int(p.side)`, without the call
     value = (got(balance) or as_float(balance)) + sum(
         [
             (got(p.quantity) or as_float(p.quantity))
             * (p.mark_price - (got(p.entry_price) or as_float(p.entry_price)))
-            * int(p.side)
+            * p.side
             for p in key
         ]
     )
@@ -130,6 +132,14 @@ def free_margin_of(
     included) and entries in flight reserve (margin and fee) are not available."""
     reserved = sum([p.margin + p.fee for p in pending], Decimal(0))
     return free_margin(balance, positions, reserved)
+
+
+def free_margin_above(
+    balance: Decimal, positions: Sequence[Position], pending: Sequence[PendingEntry], floor: float
+) -> bool:
+    """True when `free_margin_of(balance, positions, pending)` is certainly above `floor`, told
+    in floats (`slt.risk.margin.clearly_above`); False when only the exact sum can tell."""
+    return clearly_above(balance, positions, [p.margin + p.fee for p in pending], floor)
 
 
 def active_count_of(positions: Sequence[Position], pending: Sequence[PendingEntry]) -> int:

@@ -36,6 +36,7 @@ from slt.engine.state import (
     equity_of,
     find_pending,
     find_position,
+    free_margin_above,
     free_margin_of,
 )
 from slt.risk.protections import Protections, record_trade
@@ -105,6 +106,9 @@ class Tx:
 
     def free_margin(self) -> Decimal:
         return free_margin_of(self.balance, self.positions, self.pending)
+
+    def free_margin_above(self, floor: float) -> bool:
+        return free_margin_above(self.balance, self.positions, self.pending, floor)
 
     def active_count(self) -> int:
         return active_count_of(self.positions, self.pending)
@@ -245,12 +249,13 @@ class Tx:
         gross = pos.realized_pnl + pnl
         fees = pos.fees + fee
         net = gross - fees - pos.funding
-        closed = sum((leg.quantity for leg in pos.exits), Decimal(0))
-        exit_price = sum((leg.quantity * leg.price for leg in pos.exits), Decimal(0)) / closed
-        if len(pos.exits) > 1:  # a volume-weighted average of several legs, kept to 8 decimals
-            exit_price = exit_price.quantize(_EIGHT_DECIMALS)
+        exits = pos.exits
+        if len(exits) > 1:  # a volume-weighted average of several legs, kept to 8 decimals
+            closed = sum([leg.quantity for leg in exits], Decimal(0))
+            value = sum([leg.quantity * leg.price for leg in exits], Decimal(0))
+            exit_price = (value / closed).quantize(_EIGHT_DECIMALS)
         else:
-            exit_price = pos.exits[0].price
+            exit_price = exits[0].price
         entry_notional = pos.initial_quantity * pos.entry_price
         trade = TradeRecord(
             symbol=pos.symbol,

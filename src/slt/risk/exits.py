@@ -30,6 +30,31 @@ class ProtectivePrices:
     partial_quantity: Decimal | None
 
 
+_Factors = tuple[Decimal, Decimal, Decimal, Decimal]
+_FACTORS: dict[tuple[int, float, float, float, float], _Factors] = {}
+
+
+def _factors(cfg: RiskConfig, side: int) -> _Factors:
+    """(1 − s·sl, 1 + s·tp, 1 + s·tp·partial_at, partial_fraction) as Decimals for one side and
+    configuration: the same numbers, from the same operations in the same order, that every
+    entry computed before, computed once (every entry fill asks)."""
+    key = (side, cfg.stop_loss_pct, cfg.take_profit_pct, cfg.partial_at, cfg.partial_fraction)
+    factors = _FACTORS.get(key)
+    if factors is None:
+        s = Decimal(side)
+        tp_pct = as_decimal(cfg.take_profit_pct)
+        factors = (
+            1 - s * as_decimal(cfg.stop_loss_pct),
+            1 + s * tp_pct,
+            1 + s * tp_pct * as_decimal(cfg.partial_at),
+            as_decimal(cfg.partial_fraction),
+        )
+        if len(_FACTORS) >= 64:
+            _FACTORS.clear()
+        _FACTORS[key] = factors
+    return factors
+
+
 def protective_prices(
     cfg: RiskConfig, rules: SymbolRules, side: Side, entry: Decimal, quantity: Decimal
 ) -> ProtectivePrices:
@@ -39,19 +64,17 @@ def protective_prices(
     targets away from it. The partial level is dropped when its quantity or the remainder
     would fall below the symbol's minimum quantity.
     """
-    s = Decimal(int(side))
-    sl_pct = as_decimal(cfg.stop_loss_pct)
-    tp_pct = as_decimal(cfg.take_profit_pct)
-    toward = _UP if side is _LONG else _DOWN
-    away = _UP if side is _LONG else _DOWN
-    stop = rules.round_price(entry * (1 - s * sl_pct), toward)
-    target = rules.round_price(entry * (1 + s * tp_pct), away)
+    stop_factor, target_factor, partial_factor, fraction = _factors(cfg, int(side))
+    # toward the entry for a stop and away from it for a target: the same direction per side
+    toward = away = _UP if side is _LONG else _DOWN
+    stop = rules.round_price(entry * stop_factor, toward)
+    target = rules.round_price(entry * target_factor, away)
     partial: Decimal | None = None
     partial_qty: Decimal | None = None
     if cfg.partial_take_profit:
-        q = rules.round_qty(quantity * as_decimal(cfg.partial_fraction), Rounding.DOWN)
+        q = rules.round_qty(quantity * fraction, _DOWN)
         if q >= rules.min_qty and quantity - q >= rules.min_qty:
-            partial = rules.round_price(entry * (1 + s * tp_pct * as_decimal(cfg.partial_at)), away)
+            partial = rules.round_price(entry * partial_factor, away)
             partial_qty = q
     return ProtectivePrices(stop, target, partial, partial_qty)
 
