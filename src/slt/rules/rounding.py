@@ -42,6 +42,12 @@ class Rounding(Enum):
     NEAREST = "nearest"
 
 
+# Members read from module globals: a member read from its class costs several times as much,
+# and every stop, target, fill price and quantity a backtest rounds asks.
+_UP = Rounding.UP
+_NEAREST = Rounding.NEAREST
+
+
 def _require_decimal(value: object, what: str) -> Decimal:
     """Refuse floats and other types: a float here means precision is already lost."""
     if not isinstance(value, Decimal):
@@ -73,8 +79,8 @@ def round_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
     units, remainder = CALC.divmod(value, step)
     if remainder:  # not zero (comparisons with a Decimal or truth tests skip converting an int)
         away = _ONE if value > _ZERO else _MINUS_ONE
-        if rounding is Rounding.UP or (
-            rounding is Rounding.NEAREST and CALC.multiply(2, CALC.abs(remainder)) >= step
+        if rounding is _UP or (
+            rounding is _NEAREST and CALC.multiply(2, CALC.abs(remainder)) >= step
         ):
             units = CALC.add(units, away)
     return CALC.multiply(units, step)
