@@ -185,6 +185,7 @@ def run_backtest(
     engine_step = engine.step
     # the run's venue and marks never change: their per-candle methods and dict, looked up once
     marks, on_open, on_range = run.marks, run.venue.on_open, run.venue.on_range
+    levels = run.venue.levels
     g = 0
     while g < n_steps:
         if skip_quiet:
@@ -218,6 +219,11 @@ def run_backtest(
             if events:
                 run.feed(events)
         for candle, _ in candles:
+            # on_range's own first test, without the call: strictly inside the symbol's current
+            # trigger levels nothing can trigger (the venue drops them at every change)
+            cached = levels.get(candle.symbol)
+            if cached is not None and candle.low > cached[0] and candle.high < cached[1]:
+                continue
             events = on_range(candle)
             if events:
                 run.feed(events)

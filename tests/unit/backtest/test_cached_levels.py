@@ -15,7 +15,7 @@ import pytest
 from slt.backtest import waker as waker_module
 from slt.backtest.driver import run_backtest
 from slt.config import load_settings
-from slt.domain import CandleSeries, Position
+from slt.domain import Candle, CandleSeries, Event, Position
 from slt.risk.exits import close_wake_levels
 from slt.rules import ExchangeRules
 from slt.strategy.baseline import EmaAtrBaseline
@@ -36,7 +36,7 @@ def test_cached_levels_equal_fresh_ones(
     monkeypatch: pytest.MonkeyPatch,
     risk: dict[str, float],
 ) -> None:
-    checked = {"venue": 0, "waker": 0}
+    checked = {"venue": 0, "waker": 0, "cache": 0}
     cached_venue = SimulatedVenue.trigger_levels
 
     def venue_levels(self: SimulatedVenue, symbol: str) -> tuple[float, float]:
@@ -44,6 +44,15 @@ def test_cached_levels_equal_fresh_ones(
         assert got == self._trigger_levels(symbol)
         checked["venue"] += 1
         return got
+
+    opened = SimulatedVenue.on_open
+
+    def venue_open(self: SimulatedVenue, candle: Candle) -> list[Event]:
+        # the driver reads the cached levels directly to skip on_range: all must be current
+        for symbol, got in self.levels.items():
+            assert got == self._trigger_levels(symbol)
+            checked["cache"] += 1
+        return opened(self, candle)
 
     cached_waker: Callable[[waker_module.Waker, Position], tuple[float, float]]
     cached_waker = waker_module.Waker._close_wake_levels
@@ -55,8 +64,9 @@ def test_cached_levels_equal_fresh_ones(
         return got
 
     monkeypatch.setattr(SimulatedVenue, "trigger_levels", venue_levels)
+    monkeypatch.setattr(SimulatedVenue, "on_open", venue_open)
     monkeypatch.setattr(waker_module.Waker, "_close_wake_levels", waker_levels)
     settings = load_settings(risk=risk)
     result = run_backtest(sample, EmaAtrBaseline(settings.baseline), settings, rules)
     assert result.trades
-    assert checked["venue"] > 500 and checked["waker"] > 500
+    assert checked["venue"] > 500 and checked["waker"] > 500 and checked["cache"] > 500

@@ -75,9 +75,9 @@ class SimulatedVenue:
         # reaction to that fill meet the market where the fill happened, not at the candle's open.
         self.intrabar: dict[str, tuple[int, float]] = {}
         # trigger_levels per symbol, dropped by every change of its resting orders or position
-        # (`_touch`): most candles of a held symbol reach no level, and this makes that one
-        # comparison instead of a walk over the orders.
-        self._levels: dict[str, tuple[float, float]] = {}
+        # (`_touch`), so an entry is always current: a candle strictly inside it reaches no level
+        # (on_range answers nothing; the backtest driver reads this to skip such calls).
+        self.levels: dict[str, tuple[float, float]] = {}
 
     # order entry ---------------------------------------------------------------------------
     def active_symbols(self) -> set[str]:
@@ -249,9 +249,9 @@ class SimulatedVenue:
     def trigger_levels(self, symbol: str) -> tuple[float, float]:
         """(low, high): a candle with low <= low or high >= high could trigger a resting order or
         a liquidation on `symbol`; one strictly inside cannot (backtests skip such candles)."""
-        levels = self._levels.get(symbol)
+        levels = self.levels.get(symbol)
         if levels is None:
-            levels = self._levels[symbol] = self._trigger_levels(symbol)
+            levels = self.levels[symbol] = self._trigger_levels(symbol)
         return levels
 
     def _trigger_levels(self, symbol: str) -> tuple[float, float]:
@@ -401,4 +401,4 @@ class SimulatedVenue:
 
     def _touch(self, symbol: str) -> None:
         """The symbol's resting orders or position changed: its trigger levels are stale."""
-        self._levels.pop(symbol, None)
+        self.levels.pop(symbol, None)
