@@ -70,56 +70,56 @@ class QuietSteps:
     def __init__(self, symbols: list[str]) -> None:
         self._row = {s: i for i, s in enumerate(symbols)}
         self._symbols = symbols
-        # one (start, stop, balance, first, count) per run and one (row, entry, quantity, side)
-        # per position of a run: two appends per run instead of one per column
-        self._runs: list[tuple[int, int, float, int, int]] = []
-        self._held: list[tuple[int, float, float, float]] = []
+        # Per run: start, stop, balance, index of its first position and their count; per
+        # position of a run: symbol row, entry, quantity and side. Flat lists of numbers, which
+        # the garbage collector does not track: a tuple per run or position would be tracked
+        # (thousands per backtest) until a collection found it holds only numbers, and would
+        # bring those collections about.
+        self._starts: list[int] = []
+        self._stops: list[int] = []
+        self._balances: list[float] = []
+        self._firsts: list[int] = []
+        self._counts: list[int] = []
+        self._rows: list[int] = []
+        self._entries: list[float] = []
+        self._quantities: list[float] = []
+        self._sides: list[float] = []
 
     def record(self, start: int, stop: int, state: EngineState) -> None:
         """Steps [start, stop) pass with `state`'s positions and balance unchanged."""
         got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
         b = state.balance
-        held = self._held
         positions = state.positions
-        self._runs.append((start, stop, got(b) or as_float(b), len(held), len(positions)))
+        self._starts.append(start)
+        self._stops.append(stop)
+        self._balances.append(got(b) or as_float(b))
+        self._firsts.append(len(self._rows))
+        self._counts.append(len(positions))
         if positions:
             row = self._row
-            held.extend(
-                [
-                    (
-                        row[p.symbol],
-                        got(p.entry_price) or as_float(p.entry_price),
-                        got(p.quantity) or as_float(p.quantity),
-                        float(int(p.side)),
-                    )
-                    for p in positions
-                ]
-            )
+            self._rows.extend([row[p.symbol] for p in positions])
+            self._entries.extend([got(p.entry_price) or as_float(p.entry_price) for p in positions])
+            self._quantities.extend([got(p.quantity) or as_float(p.quantity) for p in positions])
+            self._sides.extend([float(int(p.side)) for p in positions])
 
     def fill(self, close_grid: Mapping[str, F64], equity: F64, in_market: np.ndarray) -> None:
         """Write every recorded run's equity and exposure."""
-        if not self._runs:
+        if not self._starts:
             return
         # the symbols' own close arrays, not a stacked copy of them (megabytes on long runs)
         closes = List([np.ascontiguousarray(close_grid[s]) for s in self._symbols])
         ints, floats = np.int64, np.float64
-        starts, stops, balances, firsts, counts = zip(*self._runs, strict=True)
-        held = self._held
-        rows = [h[0] for h in held]
-        entries = [h[1] for h in held]
-        quantities = [h[2] for h in held]
-        sides = [h[3] for h in held]
         _fill(
             equity,
             in_market,
             closes,
-            np.asarray(starts, dtype=ints),
-            np.asarray(stops, dtype=ints),
-            np.asarray(balances, dtype=floats),
-            np.asarray(firsts, dtype=ints),
-            np.asarray(counts, dtype=ints),
-            np.asarray(rows, dtype=ints),
-            np.asarray(entries, dtype=floats),
-            np.asarray(quantities, dtype=floats),
-            np.asarray(sides, dtype=floats),
+            np.asarray(self._starts, dtype=ints),
+            np.asarray(self._stops, dtype=ints),
+            np.asarray(self._balances, dtype=floats),
+            np.asarray(self._firsts, dtype=ints),
+            np.asarray(self._counts, dtype=ints),
+            np.asarray(self._rows, dtype=ints),
+            np.asarray(self._entries, dtype=floats),
+            np.asarray(self._quantities, dtype=floats),
+            np.asarray(self._sides, dtype=floats),
         )
