@@ -47,7 +47,7 @@ class Timeline:
     rows: dict[str, I64]  # step -> row, −1 where the symbol has no candle
     steps: dict[str, I64]  # row -> step
     close_grid: dict[str, F64]  # close on the global grid, carried forward over gaps
-    signal_steps: dict[int, list[str]]  # step -> symbols with a signal at that close
+    signal_steps: dict[int, tuple[str, ...]]  # step -> symbols with a signal at that close
     signal_order: list[int]
     segment_ends: dict[str, I64]  # steps holding a symbol's last candle before a gap or the end
     regular: bool = False
@@ -172,9 +172,10 @@ def _signal_schedule(
     signals: Mapping[str, SignalColumns],
     *,
     after: int,
-) -> dict[int, list[str]]:
+) -> dict[int, tuple[str, ...]]:
     """Step -> symbols (in `symbols` order) with a non-zero signal at that close, for steps
-    after `after`."""
+    after `after`. Tuples, not lists: a tuple of strings leaves the garbage collector's books
+    at its first collection, where thousands of lists would stay on them for the whole run."""
     schedule: dict[int, list[str]] = {}
     for s in symbols:
         # the same rows as nonzero(direction); numpy finds them several times faster in a
@@ -182,4 +183,4 @@ def _signal_schedule(
         at = steps[s][np.nonzero(signals[s].direction != 0)[0]]
         for g in at[at > after].tolist():
             schedule.setdefault(g, []).append(s)
-    return schedule
+    return {g: tuple(syms) for g, syms in schedule.items()}

@@ -218,7 +218,7 @@ class Waker:
             i += 1
         return horizon
 
-    def _none_rotates(self, step: int, symbols: list[str]) -> bool:
+    def _none_rotates(self, step: int, symbols: tuple[str, ...]) -> bool:
         """No signal at `step` (all for symbols without a position, the portfolio full) passes
         the engine's thresholds and finds a position to rotate out of."""
         signals = self.signals

@@ -44,7 +44,7 @@ def test_full_portfolio_signal_steps_are_skipped_exactly(
     passed = {"steps": 0}
     original = waker_module.Waker._none_rotates
 
-    def counting(self: waker_module.Waker, step: int, symbols: list[str]) -> bool:
+    def counting(self: waker_module.Waker, step: int, symbols: tuple[str, ...]) -> bool:
         verdict = original(self, step, symbols)
         passed["steps"] += verdict
         return verdict
