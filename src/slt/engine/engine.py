@@ -215,7 +215,11 @@ class Engine:
 
     # fills -----------------------------------------------------------------------------------
     def _on_fill(self, tx: Tx, fill: Fill) -> None:
-        pending = next((p for p in tx.pending if p.order.client_id == fill.client_id), None)
+        pending = (
+            next((p for p in tx.pending if p.order.client_id == fill.client_id), None)
+            if tx.pending  # mostly empty at an exit's fill: no generator for nothing
+            else None
+        )
         if pending is not None:
             self._on_entry_fill(tx, pending, fill)
             return

@@ -16,6 +16,7 @@ from slt.rules import Rounding, SymbolRules, check_order, trading_fee
 from slt.rules.fees import COMMISSION_QUANTUM
 
 _ZERO = Decimal(0)
+_SIDES = {1: Side.LONG, -1: Side.SHORT}  # a dict read: calling the enum costs several times more
 
 
 def passes_thresholds(cfg: RiskConfig, signal: Signal) -> bool:
@@ -30,7 +31,7 @@ def enter(
     tx: Tx, cfg: RiskConfig, fees: FeeConfig, rules: SymbolRules, signal: Signal, price: float
 ) -> bool:
     """Place a market entry for `signal` at about `price`; False (with a notice) when refused."""
-    side = Side(signal.direction)
+    side = _SIDES.get(signal.direction) or Side(signal.direction)
     entry = as_decimal(price)
     equity = tx.equity()
     stats = trade_stats(tx.recent_returns)
