@@ -30,7 +30,7 @@ from slt.domain import (
     PlaceOrder,
     Side,
 )
-from slt.domain.numbers import as_decimal, remembered_decimal
+from slt.domain.numbers import as_decimal, as_float, remembered_decimal
 from slt.rules import (
     ExchangeRules,
     Rounding,
@@ -261,11 +261,11 @@ class SimulatedVenue:
         lows = [-math.inf]
         highs = [math.inf]
         for order in self.resting.get(symbol, ()):
-            level = float(order.stop_price or 0)
+            level = as_float(order.stop_price or _ZERO)  # float(), remembered: asked again
             adverse = order.type is _STOP_MARKET
             (lows if adverse == (pos.side > 0) else highs).append(level)
         if pos.liquidation_price is not None:
-            (lows if pos.side > 0 else highs).append(float(pos.liquidation_price))
+            (lows if pos.side > 0 else highs).append(as_float(pos.liquidation_price))
         return max(lows), min(highs)
 
     # fills ------------------------------------------------------------------------------------
