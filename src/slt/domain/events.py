@@ -19,19 +19,19 @@ class Bar(msgspec.Struct, frozen=True, gc=False):
     signal: Signal | None = None
 
 
-class BarsClosed(msgspec.Struct, frozen=True, tag=True):
+class BarsClosed(msgspec.Struct, frozen=True, tag=True, gc=False):
     """Candles of one or more symbols that closed at `time_ms` (their close time + 1 ms)."""
 
     time_ms: int
     bars: tuple[Bar, ...]
 
 
-class OrderAccepted(msgspec.Struct, frozen=True, tag=True):
+class OrderAccepted(msgspec.Struct, frozen=True, tag=True, gc=False):
     order: OrderRequest
     time_ms: int
 
 
-class OrderRejected(msgspec.Struct, frozen=True, tag=True):
+class OrderRejected(msgspec.Struct, frozen=True, tag=True, gc=False):
     """The venue refused an order. `code` is Binance's error code (e.g. -4164), 0 if local."""
 
     order: OrderRequest
@@ -40,7 +40,7 @@ class OrderRejected(msgspec.Struct, frozen=True, tag=True):
     reason: str
 
 
-class OrderFilled(msgspec.Struct, frozen=True, tag=True):
+class OrderFilled(msgspec.Struct, frozen=True, tag=True, gc=False):
     fill: Fill
 
 
@@ -77,7 +77,7 @@ Event = (
 )
 
 
-class PlaceOrder(msgspec.Struct, frozen=True, tag=True):
+class PlaceOrder(msgspec.Struct, frozen=True, tag=True, gc=False):
     order: OrderRequest
 
 
@@ -86,7 +86,7 @@ class CancelOrder(msgspec.Struct, frozen=True, tag=True):
     client_id: str
 
 
-class RecordTrade(msgspec.Struct, frozen=True, tag=True):
+class RecordTrade(msgspec.Struct, frozen=True, tag=True, gc=False):
     """Not an exchange action: tells the shell to persist a closed trade."""
 
     trade: TradeRecord

@@ -11,7 +11,7 @@ from slt.domain.enums import OrderPurpose, OrderType, Side
 CLIENT_ID_PREFIX = "slt-"
 
 
-class OrderRequest(msgspec.Struct, frozen=True):
+class OrderRequest(msgspec.Struct, frozen=True, gc=False):
     """An order the engine wants on the exchange.
 
     `side` is the order side as a direction (LONG = BUY, SHORT = SELL). `quantity` is None only
@@ -51,7 +51,7 @@ _SUFFIX = {p: p.value for p in OrderPurpose}
 property costs several times a dict read."""
 
 
-class Fill(msgspec.Struct, frozen=True):
+class Fill(msgspec.Struct, frozen=True, gc=False):
     """One execution. `fee` is a positive cost in the margin asset (USDT).
 
     `trade_id` is the venue's id of the execution (Binance's `t` on the stream, `id` in

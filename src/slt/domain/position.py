@@ -10,7 +10,7 @@ from slt.domain.enums import ExitReason, Side
 from slt.domain.numbers import as_float
 
 
-class Position(msgspec.Struct, frozen=True):
+class Position(msgspec.Struct, frozen=True, gc=False):
     """An open isolated-margin position.
 
     `margin` is the isolated wallet (initial margin) and `liquidation_price` the price at which the
@@ -53,7 +53,7 @@ class Position(msgspec.Struct, frozen=True):
         return self.quantity * self.entry_price
 
 
-class ExitLeg(msgspec.Struct, frozen=True):
+class ExitLeg(msgspec.Struct, frozen=True, gc=False):
     """One reduction of a position: when, how much, at what price and why."""
 
     time_ms: int
@@ -64,7 +64,7 @@ class ExitLeg(msgspec.Struct, frozen=True):
     fee: Decimal
 
 
-class TradeRecord(msgspec.Struct, frozen=True):
+class TradeRecord(msgspec.Struct, frozen=True, gc=False):
     """A closed position. `net_pnl` = gross − fees − funding paid; `return_pct` = net / notional."""
 
     symbol: str

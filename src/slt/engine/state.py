@@ -14,7 +14,7 @@ from slt.risk.margin import clearly_above, free_margin
 from slt.risk.protections import Protections
 
 
-class PendingEntry(msgspec.Struct, frozen=True):
+class PendingEntry(msgspec.Struct, frozen=True, gc=False):
     """An entry order sent and not yet filled, with the plan it was sized for.
 
     `margin` and `fee` (the initial margin and taker fee at the sizing price) are held back
@@ -35,7 +35,7 @@ class PendingEntry(msgspec.Struct, frozen=True):
         return self.order.symbol
 
 
-class EngineState(msgspec.Struct, frozen=True):
+class EngineState(msgspec.Struct, frozen=True, gc=False):
     """Balance is the wallet balance (realised PnL, fees and funding). Open protective orders
     (stop, target, scale-out) and exits in flight are kept in `orders` by client id order."""
 
