@@ -46,6 +46,7 @@ replace = msgspec.structs.replace
 # read from globals: a member read from its class costs more, and these are read per bar
 _LONG = Side.LONG
 _TRAILING_STOP = ExitReason.TRAILING_STOP
+_STOP_LOSS = ExitReason.STOP_LOSS
 
 _FILL_REASON = {
     OrderPurpose.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
@@ -293,34 +294,36 @@ class Engine:
         if prices.partial is not None:
             tx.place_target(fill.symbol, side, prices.partial, prices.partial_quantity)
         price = float(fill.price)
+        liquidation = isolated_liquidation_price(
+            rules,
+            side=int(side),
+            quantity=fill.quantity,
+            entry_price=fill.price,
+            wallet_balance=margin,
+        )
+        # positional, in Position's field order: keywords cost several times more per field
         tx.set_position(
             Position(
-                symbol=fill.symbol,
-                side=side,
-                quantity=fill.quantity,
-                entry_price=fill.price,
-                entry_time_ms=fill.time_ms,
-                leverage=pending.leverage,
-                margin=margin,
-                initial_quantity=fill.quantity,
-                stop_price=prices.stop,
-                take_profit_price=prices.take_profit,
-                partial_price=prices.partial,
-                stop_client_id=stop.client_id,
-                stop_reason=ExitReason.STOP_LOSS,
-                best_price=price,
-                mark_price=price,
-                liquidation_price=isolated_liquidation_price(
-                    rules,
-                    side=int(side),
-                    quantity=fill.quantity,
-                    entry_price=fill.price,
-                    wallet_balance=margin,
-                ),
-                expected_return=pending.expected_return,
-                confidence=pending.confidence,
-                source=pending.source,
-                fees=fill.fee,
+                fill.symbol,  # symbol
+                side,
+                fill.quantity,  # quantity
+                fill.price,  # entry_price
+                fill.time_ms,  # entry_time_ms
+                pending.leverage,  # leverage
+                margin,
+                fill.quantity,  # initial_quantity
+                prices.stop,  # stop_price
+                prices.take_profit,  # take_profit_price
+                prices.partial,  # partial_price
+                stop.client_id,  # stop_client_id
+                _STOP_LOSS,  # stop_reason
+                price,  # best_price
+                price,  # mark_price
+                liquidation,  # liquidation_price
+                pending.expected_return,
+                pending.confidence,
+                pending.source,
+                fill.fee,  # fees
             )
         )
 

@@ -257,26 +257,27 @@ class Tx:
         else:
             exit_price = exits[0].price
         entry_notional = pos.initial_quantity * pos.entry_price
+        # positional, in TradeRecord's field order: keywords cost several times more per field
         trade = TradeRecord(
-            symbol=pos.symbol,
-            side=pos.side,
-            entry_time_ms=pos.entry_time_ms,
-            exit_time_ms=self.time_ms,
-            entry_price=pos.entry_price,
-            exit_price=exit_price,
-            quantity=pos.initial_quantity,
-            leverage=pos.leverage,
-            margin=pos.initial_quantity * pos.entry_price / pos.leverage,
-            gross_pnl=gross,
-            fees=fees,
-            funding=pos.funding,
-            net_pnl=net,
-            return_pct=float(net / entry_notional),
-            exit_reason=reason,
-            exits=pos.exits,
-            expected_return=pos.expected_return,
-            confidence=pos.confidence,
-            source=pos.source,
+            pos.symbol,
+            pos.side,
+            pos.entry_time_ms,
+            self.time_ms,  # exit_time_ms
+            pos.entry_price,
+            exit_price,
+            pos.initial_quantity,  # quantity
+            pos.leverage,
+            pos.initial_quantity * pos.entry_price / pos.leverage,  # margin
+            gross,  # gross_pnl
+            fees,
+            pos.funding,
+            net,  # net_pnl
+            float(net / entry_notional),  # return_pct
+            reason,  # exit_reason
+            pos.exits,
+            pos.expected_return,
+            pos.confidence,
+            pos.source,
         )
         self.commands.append(RecordTrade(trade))
         self.recent_returns = (*self.recent_returns, trade.return_pct)[-cfg.kelly_lookback_trades :]
