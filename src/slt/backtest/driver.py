@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from decimal import Decimal
 
 import numpy as np
@@ -88,16 +88,23 @@ class _Run:
         exchange: two orders filled by one candle are both reported before we react to either."""
         commands: list[Command] = []
         step = self.engine.step
+        gone: set[str] = set()
         for event in events:
             if isinstance(event, OrderAccepted):
                 continue  # the engine already counts a sent order as live
+            if isinstance(event, OrderCanceled):
+                gone.add(event.client_id)
             self.state, more = step(self.state, event)
             if more:
                 commands.extend(more)
         if commands:
-            self.execute(commands)
+            self.execute(commands, gone)
 
-    def execute(self, commands: list[Command]) -> None:
+    def execute(self, commands: list[Command], gone: Set[str] = frozenset()) -> None:
+        """Send the engine's commands to the venue and feed back what they cause. A cancel of
+        an order in `gone` (the venue reported it canceled in the batch the commands answer:
+        the stop and targets it expires with a position a fill closed) is not sent: the venue
+        no longer holds it and would answer nothing."""
         submit = self.venue.submit
         marks = self.marks
         tracks = self.engine.tracks
@@ -105,6 +112,8 @@ class _Run:
             if isinstance(cmd, PlaceOrder):
                 events = submit(cmd, self.state.time_ms, marks.get(cmd.order.symbol, 0.0))
             elif isinstance(cmd, CancelOrder):
+                if cmd.client_id in gone:
+                    continue
                 events = submit(cmd, self.state.time_ms, marks.get(cmd.symbol, 0.0))
             elif isinstance(cmd, RecordTrade):
                 self.trades.append(cmd.trade)
