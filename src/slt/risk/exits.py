@@ -20,6 +20,7 @@ from slt.rules import Rounding, SymbolRules
 _LONG = Side.LONG
 _UP = Rounding.UP
 _DOWN = Rounding.DOWN
+_SCREEN = 1e-9  # relative margin of trailed_stop's float test
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,15 @@ def trailed_stop(cfg: RiskConfig, rules: SymbolRules, position: Position) -> Dec
     if side * (best - entry) / entry < cfg.trailing_activation_pct:
         return None
     raw = best * (1 - side * cfg.trailing_distance_pct)
+    # The candidate is `raw` rounded back toward the stop, so it moves the stop by a tick only
+    # if `raw` itself lies a tick beyond it. Most closes after activation set no new best and
+    # are answered here in floats: a margin of 1e-9 of the magnitudes is far above what their
+    # few roundings can get wrong (a NaN or an overflow falls through to the exact test).
+    s, t = position.stop_price, rules.tick_size
+    stop_f = remembered_float(s) or as_float(s)
+    tick_f = remembered_float(t) or as_float(t)
+    if raw > 0 and side * (raw - stop_f) < tick_f - _SCREEN * (raw + abs(stop_f) + tick_f):
+        return None
     rounding = _DOWN if side > 0 else _UP
     candidate = rules.round_price(Decimal(repr(raw)), rounding)
     if side * (candidate - position.stop_price) < rules.tick_size:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,7 +13,7 @@ from slt.config import RiskConfig
 from slt.domain import ExitReason, Position, Side
 from slt.domain.numbers import clear_memos
 from slt.risk.exits import is_emergency, trailed_stop
-from slt.rules import Rounding, bundled_rules
+from slt.rules import Rounding, SymbolRules, bundled_rules
 
 _POSITIVE = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("1e6"), places=4)
 
@@ -97,15 +98,45 @@ def test_trailed_stop_equals_the_plain_computation(
     pos = _position(side, Decimal(1), entry, Decimal(1), None, best)
     if forget:
         clear_memos()
-    ent = float(entry)
-    s = int(side)
-    want = None
-    if s * (best - ent) / ent >= cfg.trailing_activation_pct:
-        rounding = Rounding.DOWN if s > 0 else Rounding.UP
-        candidate = rules.round_price(
-            Decimal(repr(best * (1 - s * cfg.trailing_distance_pct))), rounding
-        )
-        if s * (candidate - pos.stop_price) >= rules.tick_size:
-            want = candidate
+    want = _plain_trailed(cfg, rules, pos)
     for _ in range(2):
         assert trailed_stop(cfg, rules, pos) == want
+
+
+def _plain_trailed(cfg: RiskConfig, rules: SymbolRules, pos: Position) -> Decimal | None:
+    ent = float(pos.entry_price)
+    s = int(pos.side)
+    best = pos.best_price
+    if s * (best - ent) / ent < cfg.trailing_activation_pct:
+        return None
+    rounding = Rounding.DOWN if s > 0 else Rounding.UP
+    candidate = rules.round_price(
+        Decimal(repr(best * (1 - s * cfg.trailing_distance_pct))), rounding
+    )
+    if s * (candidate - pos.stop_price) >= rules.tick_size:
+        return candidate
+    return None
+
+
+@given(
+    st.sampled_from([Side.LONG, Side.SHORT]),
+    st.sampled_from(["BTCUSDT", "DOGEUSDT", "XLMUSDT", "ETCUSDT"]),
+    st.floats(min_value=1e-4, max_value=2e6, allow_nan=False),
+    st.integers(min_value=-3, max_value=3),
+    st.sampled_from([Decimal(0), Decimal("1e-12"), Decimal("0.5"), Decimal("0.999999999999")]),
+)
+def test_trailed_stop_screen_near_the_stop(
+    side: Side, symbol: str, best: float, ticks: int, fraction: Decimal
+) -> None:
+    """Stops within a few ticks of the trailed level, on and off the grid: the float screen in
+    front of the exact rounding never answers differently from the plain computation."""
+    cfg = RiskConfig()
+    rules = bundled_rules().get(symbol)
+    s = int(side)
+    trailed = Decimal(repr(best * (1 - s * cfg.trailing_distance_pct)))
+    stop = trailed + (ticks + fraction) * rules.tick_size
+    entry = Decimal("1e-6") if s > 0 else Decimal("1e8")  # trailing active
+    pos = msgspec.structs.replace(
+        _position(side, Decimal(1), entry, Decimal(1), None, best), stop_price=stop
+    )
+    assert trailed_stop(cfg, rules, pos) == _plain_trailed(cfg, rules, pos)
