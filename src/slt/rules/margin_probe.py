@@ -5,9 +5,10 @@ it, because most entries can take the whole cap.
 `max_leverage_within_stop` bisects over the leverages 1..upper, and `StopProbe` answers a probe
 without solving when its wallet N0 / L is clearly above or below `required`, the wallet at which
 the liquidation lands exactly on the limit. The wallet only shrinks as leverage grows, so when
-even N0 / upper is clearly above `required` — and, for a short, no wallet in the probes' range
-sits near a bracket floor, where `StopProbe` would solve instead — every probe the bisection can
-make answers True and the search ends at `upper`. For a stop a few percent away
+even N0 / upper is clearly above `required` — and, for a short, none of the wallets the
+bisection probes on its way up (`bisection_probes`) sits near a bracket floor, where `StopProbe`
+would solve instead — every probe the bisection makes answers True and the search ends at
+`upper`. For a stop a few percent away
 that is nearly every entry (at 10x the wallet is 10 % of the notional, and a 1.5 % stop plus
 maintenance needs about 2 %), and this module decides it with a dozen float operations instead of
 Decimal arithmetic in a 50-digit context.
@@ -70,8 +71,10 @@ def _floats_of(table: Table) -> _FloatTable:
 def clears_up_to(
     table: Table, side: int, quantity: Decimal, entry: Decimal, limit: Decimal, upper: int
 ) -> bool:
-    """True only when `StopProbe.clears(L)` is True by the wallet comparison for every L in
-    1..upper, so that the bisection's answer is `upper`; False means "not shown", not "no"."""
+    """True only when `StopProbe.clears(L)` is True by the wallet comparison for every L the
+    bisection probes (`bisection_probes`), so that its answer is `upper`; False means "not
+    shown", not "no". For a long that is every L in 1..upper; a short's wallet near a bracket
+    floor at a leverage the bisection never asks for does not matter."""
     if not table.trusted:
         return False
     q, e, lim = float(quantity), float(entry), float(limit)
@@ -88,12 +91,35 @@ def clears_up_to(
     if not wallet - required > slack:  # also False for a NaN from an overflow
         return False
     if side == -1:
-        # a short's True answers also need every probe's wallet away from the floor walls
+        # a short's True answers also need the wallet of every probe the bisection makes away
+        # from the floor walls (where `StopProbe` would solve instead)
         low, high = wallet - slack, notional + slack
-        for wall in f.wall_short:
-            if low <= t + wall <= high:
-                return False
+        walls = [t + w for w in f.wall_short if low <= t + w <= high]
+        if walls:
+            for leverage in bisection_probes(upper):
+                at = notional / leverage
+                for wall in walls:
+                    if abs(wall - at) <= slack:
+                        return False
     return True
+
+
+_PROBES: dict[int, tuple[int, ...]] = {}
+
+
+def bisection_probes(upper: int) -> tuple[int, ...]:
+    """The leverages `max_leverage_within_stop` probes over 1..`upper` when every probe clears:
+    1 first, then the bisection's middles, each answered True. When every one of these clears
+    its answer is `upper`, whatever the leverages it never probes would say."""
+    probes = _PROBES.get(upper)
+    if probes is None:
+        found = [1]
+        low, high = 1, upper
+        while low < high:
+            low = (low + high + 1) // 2
+            found.append(low)
+        probes = _PROBES[upper] = tuple(found)
+    return probes
 
 
 class StopProbe:

@@ -28,6 +28,7 @@ from slt.rules import (
     isolated_liquidation_price,
     max_leverage_within_stop,
 )
+from slt.rules.margin_probe import bisection_probes
 from slt.rules.rounding import CALC
 
 D = Decimal
@@ -518,3 +519,48 @@ def test_leverage_probes_liquidating_on_a_bracket_floor_match(
                 continue
             for cap in (leverage, leverage + 1, 125):
                 assert_same_leverage(rules, side, D(1), entry, stop, D(0), cap)
+
+
+@pytest.mark.parametrize("upper", [1, 2, 3, 10, 20, 50, 75, 100, 125])
+def test_bisection_probes_are_the_plain_search_s_when_every_leverage_clears(
+    upper: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bisection_probes` lists exactly what the plain bisection asks when every answer is
+    True: the float screen relies on it to ignore floor walls at leverages never asked for."""
+    asked: list[int] = []
+
+    def every_leverage_clears(*args: object) -> bool:
+        asked.append(int(args[4]))  # type: ignore[call-overload]
+        return True
+
+    monkeypatch.setitem(globals(), "_ref_clears", every_leverage_clears)
+    got = ref_max_leverage(
+        BTC,
+        side=-1,
+        quantity=D("0.01"),
+        entry_price=D("60000"),
+        stop_price=D("61000"),
+        buffer_pct=D(0),
+        cap=upper,
+    )
+    assert got == upper
+    assert tuple(asked) == bisection_probes(upper)
+
+
+@pytest.mark.parametrize("symbol", ["BTCUSDT", "ETHUSDT", "DOGEUSDT"])
+@pytest.mark.parametrize("leverage", [2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20])
+def test_short_with_a_floor_wall_at_any_leverage_matches(symbol: str, leverage: int) -> None:
+    """A short sized so that at `leverage` its liquidation falls on a bracket floor, with a stop
+    far enough for every leverage to clear: whether the bisection probes that leverage or
+    not, the search answers as the plain bisection does."""
+    rules = RULES.get(symbol)
+    for bracket in rules.brackets[1:4]:
+        floor = bracket.notional_floor
+        level = floor * bracket.maint_margin_ratio - bracket.cum
+        with localcontext(WIDE):
+            entry_notional = (floor + level) * leverage / (leverage + 1)  # N0 (1 + 1/L) = F + MM(F)
+        with localcontext(CALC):
+            entry = +entry_notional  # quantity 1: the entry price is the notional
+        for stop_factor in (D("1.05"), D("1.5")):
+            for cap in (10, 20, 125):
+                assert_same_leverage(rules, -1, D(1), entry, entry * stop_factor, D(0), cap)
