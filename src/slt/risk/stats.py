@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
 class TradeStats:
-    """Win rate and payoff ratio of the last trades (returns as fractions of entry notional)."""
+    """Win rate and payoff ratio of the last trades (returns as fractions of entry notional).
 
-    trades: int
-    win_rate: float
-    payoff: float  # mean win / mean |loss|; 0 when there are no losses or no wins
+    `payoff` is mean win / mean |loss|, 0 when there are no losses or no wins (infinite with
+    wins only). Stats made by `trade_stats` work it out from the returns when first asked: every
+    entry reads the count and win rate (leverage), only Kelly sizing reads the payoff, and the
+    returns change at every closed trade. Compared and hashed by the three numbers."""
+
+    __slots__ = ("_payoff", "_returns", "trades", "win_rate")
+
+    def __init__(
+        self,
+        trades: int,
+        win_rate: float,
+        payoff: float | None = None,
+        returns: tuple[float, ...] = (),
+    ) -> None:
+        """`payoff` as given, or (None) from `returns` on first use."""
+        self.trades = trades
+        self.win_rate = win_rate
+        self._payoff = payoff
+        self._returns = returns
+
+    @property
+    def payoff(self) -> float:
+        if self._payoff is None:
+            self._payoff = _payoff(self._returns)
+        return self._payoff
 
     @property
     def kelly(self) -> float:
@@ -19,6 +38,20 @@ class TradeStats:
         if self.trades == 0 or self.payoff <= 0:
             return 0.0
         return self.win_rate - (1.0 - self.win_rate) / self.payoff
+
+    def _key(self) -> tuple[int, float, float]:
+        return (self.trades, self.win_rate, self.payoff)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TradeStats):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"TradeStats(trades={self.trades}, win_rate={self.win_rate}, payoff={self.payoff})"
 
 
 _LAST: list[tuple[tuple[float, ...], TradeStats]] = []
@@ -35,12 +68,15 @@ def trade_stats(returns: tuple[float, ...]) -> TradeStats:
 
 
 def _trade_stats(returns: tuple[float, ...]) -> TradeStats:
-    wins = [r for r in returns if r > 0]
-    losses = [-r for r in returns if r <= 0]
     n = len(returns)
     if n == 0:
         return TradeStats(0, 0.0, 0.0)
-    payoff = (sum(wins) / len(wins)) / (sum(losses) / len(losses)) if wins and losses else 0.0
+    return TradeStats(n, len([r for r in returns if r > 0]) / n, None, returns)
+
+
+def _payoff(returns: tuple[float, ...]) -> float:
+    wins = [r for r in returns if r > 0]
+    losses = [-r for r in returns if r <= 0]
     if wins and not losses:
-        payoff = float("inf")
-    return TradeStats(n, len(wins) / n, payoff)
+        return float("inf")
+    return (sum(wins) / len(wins)) / (sum(losses) / len(losses)) if wins and losses else 0.0

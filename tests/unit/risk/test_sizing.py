@@ -191,3 +191,25 @@ def test_trade_stats_edge_cases() -> None:
     assert only_wins.payoff == math.inf and only_wins.kelly == 1.0
     only_losses = trade_stats((-0.01, 0.0))  # a scratch trade counts as a loss
     assert only_losses.win_rate == 0.0 and only_losses.kelly == 0.0
+
+
+@given(
+    st.lists(st.floats(min_value=-1.0, max_value=1.0, allow_nan=False).filter(bool), max_size=60)
+)
+def test_trade_stats_payoff_worked_out_on_first_use_is_the_plain_one(returns: list[float]) -> None:
+    """The payoff `trade_stats` leaves for first use is the one of the plain formula, and the
+    stats equal the ones built with all three numbers given."""
+    wins = [r for r in returns if r > 0]
+    losses = [-r for r in returns if r <= 0]
+    n = len(returns)
+    if not n:
+        payoff = 0.0
+    elif wins and not losses:
+        payoff = math.inf
+    else:
+        payoff = (sum(wins) / len(wins)) / (sum(losses) / len(losses)) if wins and losses else 0.0
+    stats = trade_stats(tuple(returns))
+    assert stats.trades == n
+    assert stats.win_rate == (len(wins) / n if n else 0.0)
+    assert stats.payoff == payoff
+    assert stats == TradeStats(n, stats.win_rate, payoff)
