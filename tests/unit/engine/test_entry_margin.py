@@ -29,7 +29,7 @@ from slt.domain import (
     Position,
     Signal,
 )
-from slt.domain.enums import ExitReason, Side
+from slt.domain.enums import Side
 from slt.engine.engine import Engine
 from slt.engine.state import EngineState
 from slt.rules import Rounding, bundled_rules, entry_cost
@@ -42,6 +42,8 @@ from slt.venues.local.orders import check_margin
 from slt.venues.local.routes_trading import build_account
 from slt.venues.simulated import SimulatedVenue
 from slt.venues.simulated.book import VenuePosition
+
+from ..positions import open_position
 
 T0 = 1_749_513_600_000  # 2025-06-10 00:00 UTC
 MINUTE = 60_000
@@ -72,27 +74,16 @@ def on_tick(symbol: str, price: float) -> Decimal:
 
 
 def engine_position(h: Held) -> Position:
-    mark = float(h.mark)
-    return Position(
-        symbol=h.symbol,
-        side=Side(h.side),
-        quantity=h.quantity,
-        entry_price=h.entry,
-        entry_time_ms=T0 - 10 * MINUTE,
+    return open_position(
+        h.symbol,
+        Side(h.side),
+        h.quantity,
+        h.entry,
+        float(h.mark),
         leverage=h.leverage,
-        margin=h.quantity * h.entry / h.leverage,
-        initial_quantity=h.quantity,
-        stop_price=h.entry,
-        take_profit_price=None,
-        partial_price=None,
-        stop_client_id="slt-stop",
-        stop_reason=ExitReason.STOP_LOSS,
-        best_price=mark,
-        mark_price=mark,
-        liquidation_price=None,
+        entry_time_ms=T0 - 10 * MINUTE,
         expected_return=0.01,
         confidence=0.5,
-        source="test",
     )
 
 

@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slt.domain import Position
-from slt.domain.enums import ExitReason, Side
+from slt.domain.enums import Side
 from slt.domain.numbers import as_float, clear_memos, remembered_float
 from slt.engine.state import equity_of
+
+from ..positions import open_position
 
 _AMOUNTS = st.decimals(
     min_value=Decimal("-1e9"), max_value=Decimal("1e9"), allow_nan=False, places=8
@@ -22,27 +24,7 @@ _MARKS = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
 
 
 def _position(symbol: str, side: Side, qty: Decimal, entry: Decimal, mark: float) -> Position:
-    return Position(
-        symbol=symbol,
-        side=side,
-        quantity=qty,
-        entry_price=entry,
-        entry_time_ms=0,
-        leverage=1,
-        margin=Decimal(1),
-        initial_quantity=qty,
-        stop_price=entry,
-        take_profit_price=None,
-        partial_price=None,
-        stop_client_id="s",
-        stop_reason=ExitReason.STOP_LOSS,
-        best_price=mark,
-        mark_price=mark,
-        liquidation_price=None,
-        expected_return=0.0,
-        confidence=0.0,
-        source="test",
-    )
+    return open_position(symbol, side, qty, entry, mark, margin=Decimal(1))
 
 
 def _plain(balance: Decimal, positions: list[Position]) -> float:

@@ -10,10 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slt.config import RiskConfig
-from slt.domain import ExitReason, Position, Side
+from slt.domain import Position, Side
 from slt.domain.numbers import clear_memos
 from slt.risk.exits import is_emergency, trailed_stop
 from slt.rules import Rounding, SymbolRules, bundled_rules
+
+from ..positions import open_position
 
 _POSITIVE = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("1e6"), places=4)
 
@@ -34,27 +36,7 @@ def _plain(cfg: RiskConfig, pos: Position, price: float) -> bool:
 def _position(
     side: Side, qty: Decimal, entry: Decimal, margin: Decimal, liq: Decimal | None, price: float
 ) -> Position:
-    return Position(
-        symbol="BTCUSDT",
-        side=side,
-        quantity=qty,
-        entry_price=entry,
-        entry_time_ms=0,
-        leverage=1,
-        margin=margin,
-        initial_quantity=qty,
-        stop_price=entry,
-        take_profit_price=None,
-        partial_price=None,
-        stop_client_id="s",
-        stop_reason=ExitReason.STOP_LOSS,
-        best_price=price,
-        mark_price=price,
-        liquidation_price=liq,
-        expected_return=0.0,
-        confidence=0.0,
-        source="test",
-    )
+    return open_position("BTCUSDT", side, qty, entry, price, margin=margin, liquidation_price=liq)
 
 
 @given(

@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slt.domain import Position
-from slt.domain.enums import ExitReason, Side
+from slt.domain.enums import Side
 from slt.risk.margin import clearly_above, free_margin
+
+from ..positions import open_position
 
 _amounts = st.decimals(min_value="0.00000001", max_value="1000000", places=8)
 _prices = st.decimals(min_value="0.00001", max_value="100000", places=5)
@@ -26,27 +28,8 @@ def _positions(draw: st.DrawFn) -> Position:
     entry = draw(_prices)
     leverage = draw(st.integers(1, 125))
     mark = draw(st.floats(min_value=1e-5, max_value=1e5))
-    return Position(
-        symbol="BTCUSDT",
-        side=draw(st.sampled_from([Side.LONG, Side.SHORT])),
-        quantity=quantity,
-        entry_price=entry,
-        entry_time_ms=0,
-        leverage=leverage,
-        margin=quantity * entry / leverage,
-        initial_quantity=quantity,
-        stop_price=entry,
-        take_profit_price=None,
-        partial_price=None,
-        stop_client_id="slt-1-SL",
-        stop_reason=ExitReason.STOP_LOSS,
-        best_price=mark,
-        mark_price=mark,
-        liquidation_price=None,
-        expected_return=0.0,
-        confidence=0.0,
-        source="test",
-    )
+    side = draw(st.sampled_from([Side.LONG, Side.SHORT]))
+    return open_position("BTCUSDT", side, quantity, entry, mark, leverage=leverage)
 
 
 @settings(max_examples=400, deadline=None)
