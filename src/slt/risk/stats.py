@@ -6,8 +6,8 @@ from __future__ import annotations
 class TradeStats:
     """Win rate and payoff ratio of the last trades (returns as fractions of entry notional).
 
-    `payoff` is mean win / mean |loss|, 0 when there are no losses or no wins (infinite with
-    wins only). Stats made by `trade_stats` work it out from the returns when first asked: every
+    `payoff` is mean win / mean |loss|, 0 with no wins, infinite with wins and no loss of any
+    size. Stats made by `trade_stats` work it out from the returns when first asked: every
     entry reads the count and win rate (leverage), only Kelly sizing reads the payoff, and the
     returns change at every closed trade. Compared and hashed by the three numbers."""
 
@@ -75,8 +75,13 @@ def _trade_stats(returns: tuple[float, ...]) -> TradeStats:
 
 
 def _payoff(returns: tuple[float, ...]) -> float:
+    """Mean win / mean |loss|. Trades that returned exactly 0 count as losses of size 0: with
+    no loss of any size the payoff is infinite (as with wins only), never a division by 0."""
     wins = [r for r in returns if r > 0]
+    if not wins:
+        return 0.0
     losses = [-r for r in returns if r <= 0]
-    if wins and not losses:
+    mean_loss = sum(losses) / len(losses) if losses else 0.0
+    if mean_loss <= 0:
         return float("inf")
-    return (sum(wins) / len(wins)) / (sum(losses) / len(losses)) if wins and losses else 0.0
+    return (sum(wins) / len(wins)) / mean_loss

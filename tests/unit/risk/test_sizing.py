@@ -191,6 +191,17 @@ def test_trade_stats_edge_cases() -> None:
     assert only_wins.payoff == math.inf and only_wins.kelly == 1.0
     only_losses = trade_stats((-0.01, 0.0))  # a scratch trade counts as a loss
     assert only_losses.win_rate == 0.0 and only_losses.kelly == 0.0
+    # wins and scratch trades only: losses of size 0, so no loss to divide by (this raised
+    # ZeroDivisionError in Kelly sizing, i.e. inside the engine's step)
+    scratches = trade_stats((0.02, 0.0, 0.0, 0.01))
+    assert scratches.payoff == math.inf and scratches.kelly == scratches.win_rate == 0.5
+
+
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.01, -0.01, 0.03, 1e-300]), max_size=60))
+def test_trade_stats_never_raise_and_kelly_stays_a_fraction(returns: list[float]) -> None:
+    stats = trade_stats(tuple(returns))
+    assert stats.payoff >= 0.0
+    assert stats.kelly <= 1.0
 
 
 @given(
