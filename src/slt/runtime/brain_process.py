@@ -342,8 +342,14 @@ class BrainService:
             )
             del trader.latencies_ms[:-LATENCY_WINDOW]
             beats += 1
-            if trader.ledger is not None and beats % ACCOUNT_EVERY_BEATS == 0:
-                await trader.ledger.account(st, self.clock.now_ms() or wall_ms())
+            ledger = trader.ledger
+            if ledger is not None and beats >= ACCOUNT_EVERY_BEATS and not self.lock.locked():
+                # Under the lock (free: taken without waiting, so beats never wait for a step),
+                # from the state of now: `st` may predate a step that closed a position, and
+                # its snapshot, written after that step's rows, would show the position again.
+                beats = 0
+                async with self.lock:
+                    await ledger.account(trader.state, self.clock.now_ms() or wall_ms())
             await asyncio.sleep(self.spec.beat_interval_s)
 
 
