@@ -130,8 +130,7 @@ def free_margin_of(
 ) -> Decimal:
     """Balance a new entry may use (`slt.risk.margin`): what open positions hold (losses
     included) and entries in flight reserve (margin and fee) are not available."""
-    reserved = sum([p.margin + p.fee for p in pending], Decimal(0))
-    return free_margin(balance, positions, reserved)
+    return free_margin(balance, positions, sum(_reserved(pending), Decimal(0)))
 
 
 def free_margin_above(
@@ -139,7 +138,12 @@ def free_margin_above(
 ) -> bool:
     """True when `free_margin_of(balance, positions, pending)` is certainly above `floor`, told
     in floats (`slt.risk.margin.clearly_above`); False when only the exact sum can tell."""
-    return clearly_above(balance, positions, [p.margin + p.fee for p in pending], floor)
+    return clearly_above(balance, positions, _reserved(pending), floor)
+
+
+def _reserved(pending: Sequence[PendingEntry]) -> list[Decimal]:
+    """What each entry in flight holds back until its fill: its margin and taker fee."""
+    return [p.margin + p.fee for p in pending]
 
 
 def active_count_of(positions: Sequence[Position], pending: Sequence[PendingEntry]) -> int:

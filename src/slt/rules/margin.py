@@ -48,7 +48,8 @@ def initial_margin(notional: Decimal, leverage: int) -> Decimal:
 def entry_cost(notional: Decimal, leverage: int, taker_rate: Decimal) -> Decimal:
     """What opening `notional` at `leverage` with a taker order needs of the available balance:
     its initial margin and its taker fee. The exchange refuses the order with -2019 when this
-    is more than is available, so the engine sizes entries with the same sum."""
+    is more than is available; the engine sizes entries with the same sum per unit
+    (`slt.engine.entries.enter`, which divides the budget by it)."""
     return initial_margin(notional, leverage) + trading_fee(notional, taker_rate)
 
 
