@@ -33,7 +33,6 @@ from slt.domain import (
     Event,
     ExitReason,
     Notice,
-    OrderAccepted,
     OrderCanceled,
     PlaceOrder,
     RecordTrade,
@@ -90,8 +89,6 @@ class _Run:
         step = self.engine.step
         gone: set[str] = set()
         for event in events:
-            if isinstance(event, OrderAccepted):
-                continue  # the engine already counts a sent order as live
             if isinstance(event, OrderCanceled):
                 gone.add(event.client_id)
             self.state, more = step(self.state, event)
@@ -123,15 +120,12 @@ class _Run:
                     self.rejected[cmd.kind.removeprefix("rejected:")] += 1
                 continue
             if not events:
-                continue
+                continue  # accepted as sent: the venue does not acknowledge (see run_backtest)
             if len(events) == 1:
-                # Most orders are only accepted, which the engine does not need to hear about;
-                # most cancels are confirmed for an order the engine dropped when it sent the
+                # Most cancels are confirmed for an order the engine dropped when it sent the
                 # cancel, which it would answer with its state unchanged and no commands.
                 event = events[0]
-                if isinstance(event, OrderAccepted) or (
-                    isinstance(event, OrderCanceled) and not tracks(self.state, event.client_id)
-                ):
+                if isinstance(event, OrderCanceled) and not tracks(self.state, event.client_id):
                     continue
             self.feed(events)
 
@@ -171,7 +165,8 @@ def run_backtest(
     step_ms = tl.step_ms
     balance = Decimal(repr(settings.backtest.initial_balance))
     engine = Engine(rules, settings.risk, settings.fees)
-    run = _Run(engine, SimulatedVenue(rules, settings.fees, balance), engine.initial_state(balance))
+    venue = SimulatedVenue(rules, settings.fees, balance, acknowledge=False)
+    run = _Run(engine, venue, engine.initial_state(balance))
     waker = _Waker(tl, series, settings, rules, run)
     waker.learner = learner
     waker.signals, waker.source = signals, strategy.name

@@ -427,6 +427,24 @@ def test_order_sent_after_an_intrabar_fill_is_judged_at_that_fill() -> None:
     assert isinstance(late, OrderRejected) and late.code == -2021
 
 
+def test_without_acknowledgements_only_what_changes_the_book_is_answered() -> None:
+    """`acknowledge=False` (the backtest driver's venue): an order accepted as sent answers
+    nothing, yet it is held exactly as an acknowledged one; refusals, cancels and fills are
+    answered as always."""
+    v = SimulatedVenue(RULES, NO_COSTS, D("10000"), acknowledge=False)
+    assert v.submit(order("e", Side.LONG, qty="0.1", leverage=5), T0, 60000.0) == []
+    assert only_fill(v.on_open(bar(T0, 60000, 60000, 60000, 60000))).client_id == "e"
+    stop = order("sl", Side.SHORT, OrderType.STOP_MARKET, stop="59000", close_position=True)
+    assert v.submit(stop, T0, 60000) == []
+    assert [o.client_id for o in v.resting[BTC]] == ["sl"]
+    (refused,) = v.submit(
+        order("x", Side.LONG, OrderType.STOP_MARKET, stop="59000", close_position=True), T0, 60000
+    )
+    assert isinstance(refused, OrderRejected) and refused.code == -2021
+    assert v.submit(CancelOrder(BTC, "sl"), T0, 60000) == [OrderCanceled(BTC, "sl", T0)]
+    assert v.resting[BTC] == []
+
+
 def test_order_for_a_position_a_later_fill_of_the_candle_closed_rests_and_expires() -> None:
     """Scale-out and target both fill in one candle. The stop sent in reaction to the scale-out
     reaches a flat book: on the exchange it rested, then expired with the position, so it is

@@ -57,8 +57,15 @@ _UP, _DOWN = Rounding.UP, Rounding.DOWN
 
 
 class SimulatedVenue:
-    def __init__(self, rules: ExchangeRules, fees: FeeConfig, balance: Decimal) -> None:
+    def __init__(
+        self, rules: ExchangeRules, fees: FeeConfig, balance: Decimal, *, acknowledge: bool = True
+    ) -> None:
         self.rules = rules
+        # With `acknowledge` off, an order accepted as it is (resting or queued for the next open)
+        # is answered with no event instead of an OrderAccepted. The backtest driver asks for
+        # that: the engine counts a sent order as live from the moment it sends it, so the
+        # acknowledgement would be one object per order built only to be dropped.
+        self.acknowledge = acknowledge
         self.fees = fees
         self.balance = balance
         self.taker = Decimal(repr(fees.taker_rate))
@@ -137,10 +144,8 @@ class SimulatedVenue:
             if pos is None and traded is not None and traded[0] == now_ms:
                 # Sent in reaction to a fill earlier in this candle, on a position a later fill of
                 # the same candle closed: on the exchange it rested and expired with the position.
-                return [
-                    OrderAccepted(order, now_ms),
-                    OrderCanceled(order.symbol, order.client_id, now_ms),
-                ]
+                expired = OrderCanceled(order.symbol, order.client_id, now_ms)
+                return [OrderAccepted(order, now_ms), expired] if self.acknowledge else [expired]
             if pos is None or pos.side == int(order.side):
                 return [self._reject(order, now_ms, -2022, "ReduceOnly Order is rejected.")]
         if order.type is _MARKET:
@@ -162,7 +167,7 @@ class SimulatedVenue:
                 return [self._reject(order, now_ms, -2021, "Order would immediately trigger.")]
             self.resting.setdefault(order.symbol, []).append(order)
             self._touch(order.symbol)
-        return [OrderAccepted(order, now_ms)]
+        return [OrderAccepted(order, now_ms)] if self.acknowledge else []
 
     def _available(self) -> Decimal:
         """Isolated margin: the wallet less the positions' margins (their PnL stays in them)."""
