@@ -75,6 +75,9 @@ HISTORY_WINDOW_MS = 7 * 86_400_000 - 1
 Binance allows at most 7 days for userTrades and less than 7 days for allOrders."""
 HISTORY_PAGE = 1000
 """The most rows userTrades and allOrders answer per request."""
+TRADE_HORIZON_MS = 180 * 86_400_000
+"""How far back userTrades reaches: Binance serves only "the past 6 months" of trades, counted
+here as 180 days (no more than any six calendar months), so no request asks beyond it."""
 
 
 def make_ccxt(urls: VenueUrls, api_key: str, secret: str, timeout_s: float) -> Any:
@@ -242,16 +245,29 @@ class BinanceRest:
 
     # account history -----------------------------------------------------------------------------
     async def user_trades(
-        self, symbol: str, start_ms: int, end_ms: int | None = None, *, limit: int = HISTORY_PAGE
+        self,
+        symbol: str,
+        start_ms: int,
+        end_ms: int | None = None,
+        *,
+        limit: int = HISTORY_PAGE,
+        now_ms: int | None = None,
     ) -> list[dict[str, Any]]:
         """Every execution of the account on `symbol` with `start_ms` ≤ time ≤ `end_ms`
         (default: now by this client's clock), oldest first, as GET /fapi/v1/userTrades rows.
 
-        The span is cut into windows the 7-day rule allows (weight 5 each); a full page goes on
-        with `fromId` after its last trade (a time-based next page could split the trades of
-        one millisecond), keeping what still falls in the window."""
+        Binance answers only trades of the past 6 months, so the span is cut to start no
+        earlier than `TRADE_HORIZON_MS` before the venue's present: `now_ms` when given, else
+        `end_ms` (the backfill ends at the venue's market time), else this client's clock; that
+        clock comes last because a local exchange replaying old candles lives in the past, and
+        counting from the wall clock would cut every trade away. Older trades are never asked
+        for. The rest is cut into windows the 7-day rule allows (weight 5 each); a full page
+        goes on with `fromId` after its last trade (a time-based next page could split the
+        trades of one millisecond), keeping what still falls in the window."""
+        present = now_ms if now_ms is not None else end_ms
+        horizon = (self.now_ms() if present is None else present) - TRADE_HORIZON_MS
         out: dict[int, dict[str, Any]] = {}
-        for lo, hi in self._windows(start_ms, end_ms):
+        for lo, hi in self._windows(max(start_ms, horizon), end_ms):
             page = await self._call(
                 "user_trades", {"symbol": symbol, "startTime": lo, "endTime": hi, "limit": limit}
             )

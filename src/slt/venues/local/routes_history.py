@@ -10,6 +10,12 @@ rules (Account Trade List, All Orders):
   market time; with only one of them the 7 days after `startTime` or before `endTime`;
 * userTrades: `fromId` (trades with id ≥ it, oldest first) cannot go with `startTime` or
   `endTime` (-1128); `orderId` keeps that order's trades; trades are filtered on `time`;
+* userTrades: "Only support querying trade in the past 6 months" — a trade older than
+  `TRADE_HORIZON_MS` (180 days) before now is never returned, whatever the parameters
+  (window, `fromId`, `orderId`, defaults). Binance documents no error for an older
+  `startTime`, and users asking for older trades report an empty answer, not a refusal: so
+  a window reaching back past the horizon is accepted (the 7-day and order rules still apply)
+  and answers only its trades inside the horizon, `[]` when it lies wholly before it;
 * allOrders: `orderId` gives the orders with id ≥ it (oldest first); orders are filtered on
   their creation `time`; an order that ended CANCELED or EXPIRED without a fill is not found
   once 3 days old, and no order once 90 days old;
@@ -17,8 +23,8 @@ rules (Account Trade List, All Orders):
   without any of `fromId`/`orderId`/`startTime`/`endTime` the most recent `limit`.
 
 Lists are ascending (oldest first), as every Binance list. "Now" is market time: that is the
-clock every trade and order was stamped with. userTrades' 6-month horizon is not enforced (a
-replay never runs that long).
+clock every trade and order was stamped with, and the one the 6-month, 90-day and 3-day
+horizons count back from (in a replay of old candles the wall clock would hide every trade).
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ UNFILLED_HIDDEN_MS = 3 * DAY_MS
 """A CANCELED/EXPIRED order without a fill drops out of allOrders after 3 days."""
 ORDER_HIDDEN_MS = 90 * DAY_MS
 """Any order drops out of allOrders after 90 days."""
+TRADE_HORIZON_MS = 180 * DAY_MS
+"""userTrades answers only trades of the past 6 months; counted as 180 days, no more than any
+six calendar months, so a client that keeps within it here keeps within it on Binance."""
 _INT_RANGE = "^[0-9]{1,20}$"
 
 Row = TypeVar("Row")
@@ -87,14 +96,20 @@ def _page(rows: list[Row], limit: int, *, newest: bool) -> list[Row]:
 
 
 async def user_trades(ex: LocalExchange, params: Params) -> Any:
-    """GET /fapi/v1/userTrades (Account Trade List)."""
+    """GET /fapi/v1/userTrades (Account Trade List), by the rules of the module docstring.
+
+    Trades older than the 6-month horizon are dropped before any other rule, so no parameter
+    reaches them. Assumption: Binance's text ("Only support querying trade in the past 6
+    months") names no error code, so an old `startTime` is not refused; it just finds nothing
+    older than the horizon (the empty answers users report for such queries)."""
     acct = account_now(ex)
     symbol = required_symbol(acct, params)
     order_id = _int(params, "orderId")
     from_id = _int(params, "fromId")
     start, end = _int(params, "startTime"), _int(params, "endTime")
     limit = _limit(params)
-    trades = acct.trades.get(symbol, [])
+    horizon = acct.now - TRADE_HORIZON_MS
+    trades = [t for t in acct.trades.get(symbol, []) if t.time >= horizon]
     if order_id is not None:
         trades = [t for t in trades if t.order_id == order_id]
     if from_id is not None:

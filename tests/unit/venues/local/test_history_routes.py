@@ -13,7 +13,7 @@ import pytest
 from slt.domain import Side
 from slt.live.backfill import missing_fills
 from slt.venues.local.errors import ApiError
-from slt.venues.local.routes_history import HISTORY, WEEK_MS
+from slt.venues.local.routes_history import HISTORY, TRADE_HORIZON_MS, WEEK_MS
 
 from .conftest_trading import MIN, T0, Rig, flat, rig
 
@@ -212,3 +212,52 @@ async def test_a_liquidation_is_recorded_and_backfilled_as_one() -> None:
     assert liquidation.side is Side.SHORT and liquidation.quantity == Decimal("0.010")
     assert liquidation.trade_id == r.acct.trades["BTCUSDT"][-1].trade_id
     assert liquidation.fee == r.acct.trades["BTCUSDT"][-1].fee
+
+
+async def test_an_oversized_window_is_refused_not_truncated() -> None:
+    r = rig({"BTCUSDT": flat(100_000.0, 5)})
+    _round_trip(r)
+    with pytest.raises(ApiError) as err:
+        await _get(r, "/fapi/v1/userTrades", symbol="BTCUSDT", startTime=T0, endTime=T0 + 8 * DAY)
+    assert (err.value.code, err.value.http_status) == (-1127, 400)
+    assert err.value.msg == "More than 168 hours between startTime and endTime."
+
+
+async def test_limit_defaults_to_500_and_reaches_1000() -> None:
+    r = rig({"BTCUSDT": flat(100_000.0, 5)})
+    _round_trip(r, 251)  # 502 trades
+    every = await _get(r, "/fapi/v1/userTrades", symbol="BTCUSDT", limit=1000)
+    ids = [t["id"] for t in every]
+    assert len(ids) == 502 and ids == sorted(ids)
+    default = await _get(r, "/fapi/v1/userTrades", symbol="BTCUSDT")
+    assert [t["id"] for t in default] == ids[-500:]  # no window: the most recent 500
+    windowed = await _get(r, "/fapi/v1/userTrades", symbol="BTCUSDT", startTime=T0)
+    assert [t["id"] for t in windowed] == ids[:500]  # a window: its oldest 500
+    paged = await _get(r, "/fapi/v1/userTrades", symbol="BTCUSDT", fromId=ids[500])
+    assert [t["id"] for t in paged] == ids[500:]
+
+
+async def test_trades_older_than_6_months_are_never_returned() -> None:
+    r = rig({"BTCUSDT": flat(100_000.0, 5)})
+    _round_trip(r)  # at T0 + 30 s
+    r.at(T0 + 3 * DAY)
+    _round_trip(r)
+    old_ids = [t.trade_id for t in r.acct.trades["BTCUSDT"][:2]]
+    trades = "/fapi/v1/userTrades"
+    r.at(T0 + 30_000 + TRADE_HORIZON_MS)  # the first trades exactly 180 days old: still there
+    assert len(await _get(r, trades, symbol="BTCUSDT", fromId=1)) == 4
+    r.at(T0 + 30_001 + TRADE_HORIZON_MS)
+    week = {"symbol": "BTCUSDT", "startTime": T0, "endTime": T0 + WEEK_MS}
+    straddling = await _get(r, trades, **week)  # accepted, not refused: only the newer two
+    assert [t["time"] for t in straddling] == [T0 + 3 * DAY] * 2
+    assert [t["id"] for t in await _get(r, trades, symbol="BTCUSDT", fromId=1)] == [
+        t.trade_id for t in r.acct.trades["BTCUSDT"][2:]
+    ]
+    first_order = r.acct.trades["BTCUSDT"][0].order_id
+    assert await _get(r, trades, symbol="BTCUSDT", orderId=first_order) == []
+    r.at(T0 + 3 * DAY + 30_001 + TRADE_HORIZON_MS)
+    assert await _get(r, trades, **week) == []  # wholly before the horizon: empty, no error
+    assert await _get(r, trades, symbol="BTCUSDT", fromId=old_ids[0]) == []
+    _round_trip(r)
+    recent = await _get(r, trades, symbol="BTCUSDT")  # defaults: the last 7 days of market time
+    assert [t["time"] for t in recent] == [r.acct.now] * 2
