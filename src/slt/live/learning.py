@@ -1,5 +1,5 @@
-"""Learning from live trades: every N closed trades, retrain off the Brain's loop and keep the
-better model.
+"""Learning from live trades: every N closed trades, or when the champion is old, retrain off the
+Brain's loop and keep the better model.
 
 The Brain owns one `LiveLearner` and calls it from its event loop:
 
@@ -8,10 +8,14 @@ The Brain owns one `LiveLearner` and calls it from its event loop:
   job runs no second one starts; the trades closing meanwhile keep counting, so the next trade
   after the job ends starts another if enough have closed. `now_ms` is the Brain's clock (the
   market's time in a replay): the job uses only candles closed and outcomes known by then.
-* `poll()` whenever convenient (each candle): after a promotion it returns the new champion's
-  `Predictor` exactly once, else None. The Brain swaps it into its `MLStrategy` in place
+* `poll(now_ms)` each candle: after a promotion it returns the new champion's `Predictor`
+  exactly once, else None. The Brain swaps it into its `MLStrategy` in place
   (`strategy.model = predictor`): the per-symbol feature states stay warm, only the model
-  scoring them changes, and signals name the new model from the next candle on.
+  scoring them changes, and signals name the new model from the next candle on. With `now_ms`
+  it also starts a job when the champion is older than `max_model_age_days` by that clock,
+  so a bot that trades rarely does not keep a stale model forever. When jobs start, the
+  champion's age and the back-off after a job are `slt.live.learning_trigger`'s rule; each
+  start is one INFO line saying why (trades or age).
 
 Why this shape: training takes minutes and gigabytes. It runs in a spawned child process with a
 memory cap and a timeout (`slt.model.worker.run_isolated`), which reads its own data from the
@@ -32,27 +36,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from slt.config import Settings
 from slt.domain import TradeRecord
-from slt.live.learning_job import LearningJob, LearningOutcome, run_learning_job
+from slt.live.learning_job import (
+    LearningJob,
+    LearningOutcome,
+    challenger_record,
+    run_learning_job,
+)
+from slt.live.learning_trigger import RetrainTrigger, Trigger
 from slt.model.errors import ModelError
 from slt.model.features import FeatureSpec, default_feature_spec
 from slt.model.labels import LabelParams
 from slt.model.predictor import Predictor
-from slt.model.registry import ModelRecord, ModelStatus
+from slt.model.registry import ModelRecord
 from slt.model.service import (
     load_predictor,
     open_registry,
     promote_model,
     tick_sizes,
-    xgb_record_params,
 )
 from slt.model.worker import MIB, Report, run_isolated
 from slt.rules import ExchangeRules, bundled_rules
@@ -87,8 +94,11 @@ class LiveLearner:
         self._features = features
         self._rules = rules
         self._job = job
-        self._closed = 0
+        self._trigger = RetrainTrigger.of_days(
+            self.cfg.retrain_every_trades, self.cfg.max_model_age_days
+        )
         self._task: asyncio.Task[None] | None = None
+        self._lookup: asyncio.Task[None] | None = None
         self._pending: Predictor | None = None
         self.jobs_started = 0
         self.reason_off = self._reason_off(strategy)
@@ -97,9 +107,11 @@ class LiveLearner:
             log.info("live training is off: %s", self.reason_off)
         else:
             log.info(
-                "live training is on: a challenger is trained every %d closed trades on %d "
-                "symbols (%d days of %s candles plus the experience buffer)",
+                "live training is on: a challenger is trained every %d closed trades, or when "
+                "the champion is %g days old, on %d symbols (%d days of %s candles plus the "
+                "experience buffer)",
                 self.cfg.retrain_every_trades,
+                self.cfg.max_model_age_days,
                 len(self.symbols),
                 self.cfg.train_window_days,
                 self.interval,
@@ -131,41 +143,96 @@ class LiveLearner:
         Call from the event loop (the job becomes a task on it); returns immediately."""
         if not self.active:
             return
-        self._closed += 1
-        if self._closed < self.cfg.retrain_every_trades:
-            return
-        if self.running:
-            log.debug("%d trades closed; a retrain is still running", self._closed)
-            return
-        trades, self._closed = self._closed, 0
-        self.jobs_started += 1
-        self._task = asyncio.get_running_loop().create_task(
-            self._retrain(now_ms, trades), name="slt-live-retrain"
-        )
+        self._observe(now_ms)
+        self._trigger.trade_closed()
+        if self.running and self._trigger.closed >= self.cfg.retrain_every_trades:
+            log.debug("%d trades closed; a retrain is still running", self._trigger.closed)
+        self._consider(now_ms)
 
-    def poll(self) -> Predictor | None:
-        """The champion promoted since the last call, once; None when nothing changed."""
+    def poll(self, now_ms: int | None = None) -> Predictor | None:
+        """The champion promoted since the last call, once; None when nothing changed.
+
+        `now_ms`, the Brain's clock, also starts a job when one is due (the champion's age, or
+        trades that closed while the last job ran) and none runs. Call from the event loop."""
+        if now_ms is not None and self.active:
+            self._observe(now_ms)
+            self._consider(now_ms)
         promoted, self._pending = self._pending, None
         return promoted
 
+    @property
+    def due_ms(self) -> int | None:
+        """When the champion's age starts the next job by the Brain's clock (None: not yet
+        known, or learning is off)."""
+        return self._trigger.due_ms() if self.active else None
+
     async def wait(self) -> None:
-        """Wait for the running job, if any (tests; a Brain never needs to)."""
+        """Wait for the champion's age to be read and the running job, if any (tests; a Brain
+        never needs to)."""
+        if self._lookup is not None:
+            await asyncio.shield(self._lookup)
         if self._task is not None:
             await asyncio.shield(self._task)
 
     async def aclose(self) -> None:
         """Stop waiting for a running job (its outcome is dropped). The child process and its
         thread are daemons: they end with the job, or with the Brain's process."""
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._lookup, self._task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
+
+    # --- when a job starts ---------------------------------------------------------------
+    def _observe(self, now_ms: int) -> None:
+        """A reading of the Brain's clock (0 before its first candle in a replay: ignored).
+        The first starts reading the champion's record, whose creation time dates it."""
+        if now_ms <= 0:
+            return
+        self._trigger.observe(now_ms)
+        if self._lookup is None:
+            self._lookup = asyncio.get_running_loop().create_task(
+                self._read_champion(), name="slt-live-champion"
+            )
+
+    def _consider(self, now_ms: int) -> None:
+        """Start a job when one is due, none runs, and the clock is known (a job's window ends
+        at its `now_ms`)."""
+        if self.running or now_ms <= 0:
+            return
+        trigger = self._trigger.reason(now_ms)
+        if trigger is None:
+            return
+        why = self._trigger.describe(trigger, now_ms, self._trigger.closed)
+        self._trigger.job_started(now_ms)
+        self.jobs_started += 1
+        self._task = asyncio.get_running_loop().create_task(
+            self._retrain(now_ms, trigger, why), name="slt-live-retrain"
+        )
+
+    async def _read_champion(self) -> None:
+        """Date the champion from its registry record; without one (or the registry out of
+        reach) its age counts from the learner's start."""
+        created: int | None = None
+        try:
+            async with open_registry(self.settings) as registry:
+                record = await registry.champion()
+            created = None if record is None else record.created_ms
+        except Exception as exc:  # the Brain trades on; the age just counts from now
+            log.warning(
+                "live training: the champion's age is unknown (%s: %s); it counts from now",
+                type(exc).__name__,
+                exc,
+            )
+        self._trigger.champion_created(created)
 
     # --- the background job --------------------------------------------------------------
-    async def _retrain(self, now_ms: int, trades: int) -> None:
+    async def _retrain(self, now_ms: int, trigger: Trigger, why: str) -> None:
         champion_id = "(none)"
         try:
+            if self._lookup is not None:  # one registry at a time: migrating it is not reentrant
+                await asyncio.shield(self._lookup)
             found = await self._champion()
             if found is None:
                 log.info("live retrain skipped: there is no champion model to challenge")
@@ -194,12 +261,10 @@ class LiveLearner:
                 config=self.cfg,
                 ticks={s: str(t) for s, t in tick_sizes(self._known_rules(), self.symbols).items()},
             )
-            log.info(
-                "live retrain started after %d closed trades: challenging %s", trades, champion_id
-            )
+            log.info("live retrain started %s (%s): challenging %s", why, trigger, champion_id)
             started = time.monotonic()
             outcome = await _off_loop(lambda: self._run(job))
-            await self._decide(outcome, champion, time.monotonic() - started)
+            await self._decide(outcome, champion, time.monotonic() - started, now_ms)
         except ModelError as exc:
             log.warning("live retrain failed; champion %s trades on: %s", champion_id, exc)
         except Exception as exc:  # the Brain must never fall over because learning did
@@ -213,6 +278,15 @@ class LiveLearner:
 
     def _run(self, job: LearningJob) -> LearningOutcome:
         def progress(stage: str, done: int, total: int) -> None:
+            if stage == "trim":  # from the job's process, while it runs
+                log.info(
+                    "live retrain: %d rows of the oldest candles left out so the data fits the "
+                    "trainer's memory (model.memory_limit_mb %d: about %d rows)",
+                    done,
+                    self.cfg.memory_limit_mb,
+                    total,
+                )
+                return
             log.debug("live retrain: %s %d/%d", stage, done, total)
 
         return run_isolated(
@@ -228,14 +302,27 @@ class LiveLearner:
             record = await registry.champion()
             return None if record is None else (record, registry.read_model(record))
 
-    async def _decide(self, outcome: LearningOutcome, champion: ModelRecord, took: float) -> None:
+    async def _decide(
+        self, outcome: LearningOutcome, champion: ModelRecord, took: float, now_ms: int
+    ) -> None:
         """Register the challenger with its checks; promote it when the verdict says so and
         the champion it was judged against is still the champion."""
         verdict = outcome.verdict
         metrics = verdict.metrics(outcome.experience_rows)
         now = int(time.time() * 1000)
         async with open_registry(self.settings) as registry:
-            record = await registry.register(self._draft(outcome, champion, metrics), outcome.model)
+            draft = challenger_record(
+                outcome,
+                champion.model_id,
+                self._spec(),
+                self.interval,
+                self.cfg,
+                LabelParams.from_config(
+                    self.settings.risk, self.settings.fees, self.cfg.horizon_bars
+                ),
+                metrics,
+            )
+            record = await registry.register(draft, outcome.model)
             await registry.record_checks(
                 record.model_id, {**verdict.report.to_dict(), "checked_ms": now}
             )
@@ -244,6 +331,8 @@ class LiveLearner:
             f"{outcome.rows} rows ({outcome.experience_rows} from live trades), "
             f"{verdict.holdout_rows} holdout rows, {took:.0f} s"
         )
+        if outcome.dropped_rows:
+            facts += f", {outcome.dropped_rows} older rows left out to fit the memory cap"
         if not verdict.promoted:
             log.info(
                 "live retrain kept champion %s over challenger %s: %s; %s",
@@ -264,6 +353,7 @@ class LiveLearner:
             )
             return
         await promote_model(self.settings, record.model_id)
+        self._trigger.promoted(now_ms)
         self._pending = await load_predictor(self.settings, record.model_id, features=self._spec())
         report = verdict.report
         checks = ", ".join(r.name for r in report.results if r.passed)
@@ -279,35 +369,6 @@ class LiveLearner:
             checks,
         )
 
-    def _draft(
-        self, outcome: LearningOutcome, champion: ModelRecord, metrics: dict[str, float]
-    ) -> ModelRecord:
-        spec = self._spec()
-        fit = {k: _finite(v) for k, v in asdict(outcome.fit).items() if k != "model"}
-        return ModelRecord(
-            model_id=outcome.verdict.challenger_id,
-            created_ms=int(time.time() * 1000),
-            status=ModelStatus.CANDIDATE,
-            parent_id=champion.model_id,
-            schema_version=spec.schema_version,
-            schema_hash=spec.schema_hash,
-            feature_names=(*spec.names, "direction"),
-            interval=self.interval,
-            symbols=outcome.symbols,
-            train_first_ms=outcome.first_ms,
-            train_last_ms=outcome.last_ms,
-            data_fingerprint=outcome.fingerprint,
-            label_horizon=self.cfg.horizon_bars,
-            label_params=LabelParams.from_config(
-                self.settings.risk, self.settings.fees, self.cfg.horizon_bars
-            ).to_dict(),
-            xgb_params=xgb_record_params(self.cfg),
-            metrics={
-                "live_retrain": {k: _finite(v) for k, v in metrics.items()},
-                "fit": fit,
-            },
-        )
-
     def _spec(self) -> FeatureSpec:
         if self._features is None:
             self._features = default_feature_spec()
@@ -317,11 +378,6 @@ class LiveLearner:
         if self._rules is None:
             self._rules = bundled_rules()
         return self._rules
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such a float is stored as None."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 async def _off_loop(fn: Callable[[], R]) -> R:

@@ -16,6 +16,11 @@ backtest's self-learning runs:
 * the challenger is fitted on rows known H bars before the most recent `holdout_fraction`, and
   both models are judged there; `challenger_checks` run on the challenger.
 
+Before it loads a candle the job bounds its window to what fits under its memory cap
+(`slt.live.learning_budget`): when every symbol's window would not fit, the oldest bars of all
+symbols are dropped together, reported as a `trim` progress step (the Brain logs it) and in the
+outcome. The most recent bars, the holdout among them, are always kept.
+
 The Brain-side learner registers the result and decides with `Verdict.promoted`.
 """
 
@@ -23,14 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from slt.domain import CandleSeries, Side
-from slt.domain.candle import DAY_MS, interval_ms
+from slt.domain.candle import interval_ms
+from slt.live.learning_budget import WindowPlan, budget_bytes, bytes_per_row, plan_window
 from slt.model.challenge import (
     BoosterModel,
     ExtraRows,
@@ -44,10 +54,11 @@ from slt.model.dataset import Dataset, build_dataset
 from slt.model.errors import TrainingError
 from slt.model.features import FeatureSpec
 from slt.model.labels import LabelParams
-from slt.model.registry import new_model_id
+from slt.model.registry import ModelRecord, ModelStatus, new_model_id
 from slt.model.train import TrainResult
 from slt.model.worker import Report
 from slt.storage import CandleStore, ExperienceRow, TradingStore, create_engine
+from slt.storage.schema import candles as candle_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,21 @@ class LearningJob:
     labels: LabelParams
     config: ModelConfig
     ticks: dict[str, str]
+    budget_bytes: int | None = None
+    """Memory the training rows may take; None: the cap's (`memory_limit_mb` less a reserve)."""
+
+    def plan(self) -> WindowPlan:
+        """The window this job trains on: the configured one, cut to fit the budget."""
+        budget = self.budget_bytes
+        return plan_window(
+            now_ms=self.now_ms,
+            step_ms=interval_ms(self.interval),
+            window_days=self.config.train_window_days,
+            symbols=len(self.symbols),
+            warmup_bars=self.warmup_bars,
+            row_bytes=bytes_per_row(len(self.features.names) + 1),
+            budget=budget_bytes(self.config.memory_limit_mb) if budget is None else budget,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +108,18 @@ class LearningOutcome:
     last_ms: int
     rows: int
     experience_rows: int
+    dropped_rows: int = 0
+    """Rows of the oldest candles left out to fit the memory budget (2 per candle)."""
 
 
 def run_learning_job(job: LearningJob, report: Report) -> LearningOutcome:
-    """The worker entry point: load the window and the buffer, run one challenger round."""
+    """The worker entry point: plan the window, load it and the buffer, run one round."""
+    plan = job.plan()
     report("load", 0, 1)
-    series, experience, sides = asyncio.run(_load(job))
+    series, experience, sides, dropped = asyncio.run(_load(job, plan))
     report("load", 1, 1)
+    if plan.cut:
+        report("trim", dropped, plan.max_rows)
     series = [s for s in series if len(s)]
     if not series:
         raise TrainingError(
@@ -96,10 +127,9 @@ def run_learning_job(job: LearningJob, report: Report) -> LearningOutcome:
             "window; the feed stores closed candles as they arrive, or import them"
         )
     cfg = job.config
-    window_start = job.now_ms - cfg.train_window_days * DAY_MS
     ticks = {s: Decimal(t) for s, t in job.ticks.items()}
-    ds = build_dataset(series, job.features, job.labels, ticks=ticks, since_ms=window_start)
-    extra = experience_rows(experience, sides, ds, window_start, job.now_ms)
+    ds = build_dataset(series, job.features, job.labels, ticks=ticks, since_ms=plan.since_ms)
+    extra = experience_rows(experience, sides, ds, plan.since_ms, job.now_ms)
     ds = append_rows(ds, extra)
     report("fit", 0, 1)
     fitted, holdout = train_challenger(ds, cfg)
@@ -117,25 +147,29 @@ def run_learning_job(job: LearningJob, report: Report) -> LearningOutcome:
         last_ms=ds.last_ms,
         rows=len(ds),
         experience_rows=len(extra),
+        dropped_rows=dropped,
     )
 
 
 async def _load(
-    job: LearningJob,
-) -> tuple[list[CandleSeries], list[ExperienceRow], dict[tuple[str, str, int], Side]]:
-    """Candles of the window (with warm-up, closed by `now_ms`), the closed experience rows,
-    and each closed trade's side by (run, symbol, entry time): the buffer does not store it."""
+    job: LearningJob, plan: WindowPlan
+) -> tuple[list[CandleSeries], list[ExperienceRow], dict[tuple[str, str, int], Side], int]:
+    """Candles of the planned window (with warm-up, closed by `now_ms`), the closed experience
+    rows, each closed trade's side by (run, symbol, entry time) (the buffer does not store it),
+    and the rows the cut left out: two per stored candle of the window before `since_ms`."""
     step = interval_ms(job.interval)
-    window_start = job.now_ms - job.config.train_window_days * DAY_MS
-    start = window_start - job.warmup_bars * step
+    start = plan.since_ms - job.warmup_bars * step
     end = job.now_ms - step + 1  # a candle opened at t has closed by t + step
     engine = create_engine(job.database_url)
     try:
         candles = CandleStore(engine)
         series = [await candles.load(s, job.interval, start, end) for s in job.symbols]
+        dropped = 0
+        if plan.cut:
+            dropped = 2 * await _count_candles(engine, job, plan.window_start_ms, plan.since_ms)
         trading = TradingStore(engine)
         experience = await trading.experience()
-        trades = await trading.trades(start_ms=window_start, end_ms=job.now_ms + 1)
+        trades = await trading.trades(start_ms=plan.since_ms, end_ms=job.now_ms + 1)
     finally:
         await engine.dispose()
     sides = {
@@ -143,7 +177,23 @@ async def _load(
         for t in trades
         if t.side in Side.__members__
     }
-    return series, experience, sides
+    return series, experience, sides, dropped
+
+
+async def _count_candles(engine: AsyncEngine, job: LearningJob, start_ms: int, end_ms: int) -> int:
+    """Stored candles of the job's symbols opened in [start_ms, end_ms) (counted, not loaded)."""
+    query = (
+        select(func.count())
+        .select_from(candle_table)
+        .where(
+            candle_table.c.interval == job.interval,
+            candle_table.c.symbol.in_(job.symbols),
+            candle_table.c.open_time >= start_ms,
+            candle_table.c.open_time < end_ms,
+        )
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
 
 
 def experience_rows(
@@ -190,3 +240,46 @@ def experience_rows(
         label_end_ms=np.array(ends, dtype=np.int64),
         symbol_id=np.array(sids, dtype=np.int64),
     )
+
+
+def challenger_record(
+    outcome: LearningOutcome,
+    parent_id: str,
+    spec: FeatureSpec,
+    interval: str,
+    cfg: ModelConfig,
+    labels: LabelParams,
+    metrics: dict[str, float],
+) -> ModelRecord:
+    """The registry draft of a job's challenger (a candidate until promoted), with the figures
+    its verdict was made on. Called in the Brain, never in the job's process, which need not
+    import the service layer."""
+    from slt.model.service import xgb_record_params
+
+    fit = {k: _finite(v) for k, v in asdict(outcome.fit).items() if k != "model"}
+    return ModelRecord(
+        model_id=outcome.verdict.challenger_id,
+        created_ms=int(time.time() * 1000),
+        status=ModelStatus.CANDIDATE,
+        parent_id=parent_id,
+        schema_version=spec.schema_version,
+        schema_hash=spec.schema_hash,
+        feature_names=(*spec.names, "direction"),
+        interval=interval,
+        symbols=outcome.symbols,
+        train_first_ms=outcome.first_ms,
+        train_last_ms=outcome.last_ms,
+        data_fingerprint=outcome.fingerprint,
+        label_horizon=cfg.horizon_bars,
+        label_params=labels.to_dict(),
+        xgb_params=xgb_record_params(cfg),
+        metrics={
+            "live_retrain": {k: _finite(v) for k, v in metrics.items()},
+            "fit": fit,
+        },
+    )
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a float is stored as None."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value

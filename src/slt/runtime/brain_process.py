@@ -117,7 +117,7 @@ class BrainService:
             learner = live_learner(settings, spec.symbols, spec.interval, settings.live.strategy)
             if learner is not None:
                 trader.on_trade = lambda t: learner.on_trade_closed(t, self.clock.now_ms())
-                self.swap_model = lambda: _swap_model(strategy, learner.poll())
+                self.swap_model = lambda: _swap_model(strategy, learner.poll(self.clock.now_ms()))
             async with UserStreamClient(rest) as stream:
                 await stream.wait_connected(30)
                 await reconcile_at_start(rest, trader, ledger, recalled)

@@ -6,8 +6,10 @@ A spawned child imports them by module and name, so they live in a plain module 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -18,11 +20,30 @@ from slt.features import DEFAULT_PARAMS, compute_features
 Report = Callable[[str, int, int], None]
 
 LEAK_BARS = 30
+GATE_ENV = "SLT_TEST_LEARNING_GATE"
+"""A file path: `fail_when_released` waits until it exists (the child inherits the variable)."""
 
 
 def fail_slowly(job: object, report: Report) -> None:
     """A job that takes a while, then fails as a real one can."""
     time.sleep(1.5)
+    raise ValueError("the job broke on purpose")
+
+
+def fail_at_once(job: object, report: Report) -> None:
+    """A job that fails as soon as it starts."""
+    raise ValueError("the job broke on purpose")
+
+
+def fail_when_released(job: object, report: Report) -> None:
+    """A job that runs until the test creates the file named by `GATE_ENV`, then fails: the
+    test decides when it ends, with no timing involved (the 120 s bound only ends a lost test)."""
+    gate = Path(os.environ[GATE_ENV])
+    deadline = time.monotonic() + 120
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the test never released the job")
+        time.sleep(0.005)
     raise ValueError("the job broke on purpose")
 
 
