@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,6 +30,37 @@ REDIS_URL = os.environ.get("SLT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 VENUE_START_MS = SAMPLE_FIRST_OPEN_MS + 86_400_000 + 30_000
 """Where the `venue` fixture's exchange clock stands: a day into the bundled sample (so a day
 of history lies behind it) and half a minute into a candle."""
+
+
+AIOSQLITE_WORKER = "(_connection_worker_thread)"
+"""How the name of an aiosqlite connection's worker thread ends: aiosqlite leaves the name
+`threading` gives, "Thread-7 (_connection_worker_thread)"."""
+
+
+def aiosqlite_workers() -> set[threading.Thread]:
+    """The worker threads of the aiosqlite connections open in this process."""
+    return {t for t in threading.enumerate() if t.name.endswith(AIOSQLITE_WORKER)}
+
+
+@pytest.fixture(autouse=True)
+def no_aiosqlite_connection_left_open() -> Iterator[None]:
+    """Fail the test that leaves an aiosqlite connection open (an engine not disposed, a store
+    used after its engine was). Left to the garbage collector, the connection stops its worker
+    thread from a later test, and the thread then reports to an event loop already closed: a
+    `PytestUnhandledThreadExceptionWarning` now and then, blamed on an innocent test. Set up
+    before and so torn down after every other fixture of the test, async ones included."""
+    before = aiosqlite_workers()
+    yield
+    left = []
+    for thread in aiosqlite_workers() - before:
+        thread.join(1.0)  # a closed connection's thread is ending; an open one's waits
+        if thread.is_alive():
+            left.append(thread.name)
+    if left:
+        pytest.fail(
+            f"{len(left)} aiosqlite connection(s) left open ({', '.join(sorted(left))}): "
+            "dispose the engine (try/finally, async with) and do not query it afterwards"
+        )
 
 
 @pytest.fixture(scope="session")

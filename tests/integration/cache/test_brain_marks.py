@@ -4,6 +4,7 @@ venue's clock or older than an hour."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,16 @@ def series(symbol: str, n: int, first_close: float) -> CandleSeries:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> CandleStore:
+async def store(tmp_path: Path) -> AsyncIterator[CandleStore]:
+    """A store on a migrated SQLite file, its engine disposed after the test: a pooled
+    aiosqlite connection left to the garbage collector stops its worker thread from a later
+    test, and the thread then reports to this test's event loop, closed by then."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
-    await migrate(engine)
-    return CandleStore(engine)
+    try:
+        await migrate(engine)
+        yield CandleStore(engine)
+    finally:
+        await engine.dispose()
 
 
 async def test_marks_come_from_redis_then_from_the_store_when_redis_is_down(
