@@ -20,6 +20,7 @@ from slt.risk.exits import close_wake_levels
 from slt.rules import ExchangeRules
 from slt.strategy.baseline import EmaAtrBaseline
 from slt.venues.simulated import SimulatedVenue
+from slt.venues.simulated.book import trigger_levels_of
 
 TIGHT = {
     "stop_loss_pct": 0.003,
@@ -27,6 +28,10 @@ TIGHT = {
     "trailing_activation_pct": 0.002,
     "trailing_distance_pct": 0.001,
 }
+
+
+def fresh_levels(venue: SimulatedVenue, symbol: str) -> tuple[float, float]:
+    return trigger_levels_of(venue.positions.get(symbol), venue.resting.get(symbol, ()))
 
 
 @pytest.mark.parametrize("risk", [{}, TIGHT], ids=["defaults", "tight"])
@@ -41,7 +46,7 @@ def test_cached_levels_equal_fresh_ones(
 
     def venue_levels(self: SimulatedVenue, symbol: str) -> tuple[float, float]:
         got = cached_venue(self, symbol)
-        assert got == self._trigger_levels(symbol)
+        assert got == fresh_levels(self, symbol)
         checked["venue"] += 1
         return got
 
@@ -50,7 +55,7 @@ def test_cached_levels_equal_fresh_ones(
     def venue_open(self: SimulatedVenue, candle: Candle) -> list[Event]:
         # the driver reads the cached levels directly to skip on_range: all must be current
         for symbol, got in self.levels.items():
-            assert got == self._trigger_levels(symbol)
+            assert got == fresh_levels(self, symbol)
             checked["cache"] += 1
         return opened(self, candle)
 

@@ -192,6 +192,27 @@ def test_margin_check_counts_fees_and_existing_positions() -> None:
     assert isinstance(event, OrderRejected) and event.code == -2019
 
 
+def test_entries_waiting_for_the_open_share_one_wallet() -> None:
+    """Two entries decided at one close: on the exchange the first fills before the second is
+    judged, so the second meets a wallet the first has used. Each needs 600 margin + 1.5 fee of
+    1000; the second is refused until the first is cancelled, which gives its share back."""
+    v = venue(FeeConfig(taker_rate=0.0005, slippage_pct=0), balance="1000")
+    eth = "ETHUSDT"
+    assert isinstance(
+        v.submit(order("a", Side.LONG, qty="0.05", leverage=5), T0, 60000)[0], OrderAccepted
+    )
+    (refused,) = v.submit(order("b", Side.LONG, qty="1", leverage=5, symbol=eth), T0, 3000)
+    assert isinstance(refused, OrderRejected) and refused.code == -2019
+    assert v.submit(CancelOrder(BTC, "a"), T0, 60000) == [OrderCanceled(BTC, "a", T0)]
+    (accepted,) = v.submit(order("b", Side.LONG, qty="1", leverage=5, symbol=eth), T0, 3000)
+    assert isinstance(accepted, OrderAccepted)
+    # once filled, its margin is held by the position instead: still no room for a third
+    only_fill(v.on_open(bar(T0 + MINUTE, 3000, 3000, 3000, 3000, symbol=eth)))
+    (third,) = v.submit(order("c", Side.LONG, qty="0.05", leverage=5), T0 + MINUTE, 60000)
+    assert isinstance(third, OrderRejected) and third.code == -2019
+    assert v.waiting_cost == {}
+
+
 def test_cancel_removes_the_order_and_unknown_cancels_are_silent() -> None:
     v = venue()
     open_long(v)

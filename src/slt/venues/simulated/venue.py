@@ -10,7 +10,6 @@ price, losing their margin. Funding is charged at each settlement time on open p
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from decimal import Decimal
 
@@ -30,14 +29,13 @@ from slt.domain import (
     PlaceOrder,
     Side,
 )
-from slt.domain.numbers import as_decimal, as_float, remembered_decimal
+from slt.domain.numbers import as_decimal, remembered_decimal
 from slt.rules import (
     ExchangeRules,
     Rounding,
     SymbolRules,
     UnknownSymbolError,
     check_order,
-    entry_cost,
     funding_payment,
     funding_times,
     isolated_liquidation_price,
@@ -45,7 +43,8 @@ from slt.rules import (
     trading_fee,
 )
 from slt.rules.orders_fast import quick_check
-from slt.venues.simulated.book import VenuePosition
+from slt.venues.simulated.book import VenuePosition, trigger_levels_of
+from slt.venues.simulated.entry_check import check_entry
 
 _TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the `value` property
 _ZERO = Decimal(0)
@@ -85,6 +84,9 @@ class SimulatedVenue:
         # (`_touch`), so an entry is always current: a candle strictly inside it reaches no level
         # (on_range answers nothing; the backtest driver reads this to skip such calls).
         self.levels: dict[str, tuple[float, float]] = {}
+        # entry_cost of each entry waiting in `market`, by client id, until it fills or is
+        # cancelled: counted out of the available balance the next entry is checked against
+        self.waiting_cost: dict[str, Decimal] = {}
 
     # order entry ---------------------------------------------------------------------------
     def active_symbols(self) -> set[str]:
@@ -150,15 +152,10 @@ class SimulatedVenue:
                 return [self._reject(order, now_ms, -2022, "ReduceOnly Order is rejected.")]
         if order.type is _MARKET:
             if not order.reduce_only:
-                lev = order.leverage or (pos.leverage if pos else 1)
-                qty = order.quantity or Decimal(0)
-                held = pos.quantity if pos is not None and pos.side == int(order.side) else 0
-                allowed = rules.max_leverage_for((held + qty) * mark_d)
-                if lev > allowed:
-                    reason = f"Leverage {lev}x is above the {allowed}x of the notional's bracket."
-                    return [self._reject(order, now_ms, -2027, reason)]
-                if entry_cost(qty * mark_d, lev, self.taker) > self._available():
-                    return [self._reject(order, now_ms, -2019, "Margin is insufficient.")]
+                verdict = check_entry(rules, order, pos, mark_d, self._available(), self.taker)
+                if isinstance(verdict, tuple):
+                    return [self._reject(order, now_ms, *verdict)]
+                self.waiting_cost[order.client_id] = verdict
             self.market.setdefault(order.symbol, []).append(order)
         else:
             assert order.stop_price is not None
@@ -170,8 +167,10 @@ class SimulatedVenue:
         return [OrderAccepted(order, now_ms)] if self.acknowledge else []
 
     def _available(self) -> Decimal:
-        """Isolated margin: the wallet less the positions' margins (their PnL stays in them)."""
-        return self.balance - sum((p.margin for p in self.positions.values()), Decimal(0))
+        """Isolated margin: the wallet less the positions' margins (their PnL stays in them) and
+        less what the entries waiting for the next open will take (see entry_check)."""
+        held = sum((p.margin for p in self.positions.values()), Decimal(0))
+        return self.balance - held - sum(self.waiting_cost.values(), Decimal(0))
 
     def _reject(self, order: OrderRequest, now_ms: int, code: int, reason: str) -> OrderRejected:
         self.rejections[str(code)] += 1
@@ -183,6 +182,7 @@ class SimulatedVenue:
             for i, o in enumerate(orders):
                 if o.client_id == client_id:
                     del orders[i]
+                    self.waiting_cost.pop(client_id, None)
                     self._touch(symbol)
                     return [OrderCanceled(symbol, client_id, now_ms)]
         return []
@@ -256,22 +256,9 @@ class SimulatedVenue:
         a liquidation on `symbol`; one strictly inside cannot (backtests skip such candles)."""
         levels = self.levels.get(symbol)
         if levels is None:
-            levels = self.levels[symbol] = self._trigger_levels(symbol)
+            pos = self.positions.get(symbol)
+            levels = self.levels[symbol] = trigger_levels_of(pos, self.resting.get(symbol, ()))
         return levels
-
-    def _trigger_levels(self, symbol: str) -> tuple[float, float]:
-        pos = self.positions.get(symbol)
-        if pos is None:
-            return -math.inf, math.inf
-        lows = [-math.inf]
-        highs = [math.inf]
-        for order in self.resting.get(symbol, ()):
-            level = as_float(order.stop_price or _ZERO)  # float(), remembered: asked again
-            adverse = order.type is _STOP_MARKET
-            (lows if adverse == (pos.side > 0) else highs).append(level)
-        if pos.liquidation_price is not None:
-            (lows if pos.side > 0 else highs).append(as_float(pos.liquidation_price))
-        return max(lows), min(highs)
 
     # fills ------------------------------------------------------------------------------------
     def _fill_trigger(self, order: OrderRequest, level: float, candle: Candle) -> list[Event]:
@@ -293,6 +280,7 @@ class SimulatedVenue:
         side = int(order.side)
         pos = self.positions.get(order.symbol)
         qty = order.quantity
+        self.waiting_cost.pop(order.client_id, None)
         if order.close_position or order.reduce_only:
             if pos is None or pos.side == side:
                 return [OrderCanceled(order.symbol, order.client_id, time_ms)]
