@@ -50,7 +50,7 @@ def test_train_check_then_backtest_the_model_against_the_baselines(
     assert trained.exit_code == 0, trained.output
     assert "loading the bundled sample" in trained.output
     assert "checks passed" in trained.output
-    model_id = re.search(r"(m\d{8}-\d{6}-[0-9a-f]{8}) is the champion", trained.output)
+    model_id = re.search(r"(m\d{8}-\d{9}-[0-9a-f]{8}) is the champion", trained.output)
     assert model_id is not None, trained.output
     mid = model_id.group(1)
 

@@ -100,9 +100,13 @@ _META_KEYS = ("feature_names", "symbols", "label_params", "xgb_params", "metrics
 
 
 def new_model_id(created_ms: int, model: bytes) -> str:
-    """`m<UTC yyyymmdd-HHMMSS>-<8 hex of the model's sha256>`: sortable and unique enough."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(created_ms / 1000))
-    return f"m{stamp}-{hashlib.sha256(model).hexdigest()[:8]}"
+    """`m<UTC yyyymmdd-HHMMSSmmm>-<8 hex of the model's sha256>`: sortable, and unique unless
+    the same bytes are registered twice in one millisecond. Training is deterministic, so a
+    retrain on unchanged data gives the same bytes: with seconds only, two such trainings in
+    one second got one id and the second was refused as already registered."""
+    seconds, millis = divmod(created_ms, 1000)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(seconds))
+    return f"m{stamp}{millis:03d}-{hashlib.sha256(model).hexdigest()[:8]}"
 
 
 def read_model_file(path: Path, sha256: str | None = None) -> bytes:

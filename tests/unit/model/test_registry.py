@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from slt.config import FeeConfig, RiskConfig
@@ -77,6 +79,19 @@ async def registry(tmp_path: Path) -> AsyncIterator[ModelRegistry]:
         yield ModelRegistry(engine, tmp_path / "models")
     finally:
         await engine.dispose()
+
+
+# 2000-01-01 to 2200-01-01 UTC: four-digit years, where the text sorts like the time
+_TIMES = st.integers(946_684_800_000, 7_258_118_400_000)
+
+
+@given(a=_TIMES, b=_TIMES, model=st.binary(max_size=64))
+def test_model_ids_sort_by_time_and_differ_by_the_millisecond(a: int, b: int, model: bytes) -> None:
+    """Training is deterministic: a retrain on the same data within one second gives the same
+    bytes, and must still get an id of its own (and a later one)."""
+    ida, idb = new_model_id(a, model), new_model_id(b, model)
+    assert (ida < idb) == (a < b) and (ida == idb) == (a == b)
+    assert ida.startswith("m") and len(ida) == len("m20250615-120000000-") + 8
 
 
 async def test_register_and_read_back(
