@@ -54,7 +54,7 @@ from slt.model.dataset import Dataset, build_dataset
 from slt.model.errors import TrainingError
 from slt.model.features import FeatureSpec
 from slt.model.labels import LabelParams
-from slt.model.registry import ModelRecord, ModelStatus, new_model_id
+from slt.model.registry import ModelRecord, new_model_id
 from slt.model.train import TrainResult
 from slt.model.worker import Report
 from slt.storage import CandleStore, ExperienceRow, TradingStore, create_engine
@@ -254,29 +254,17 @@ def challenger_record(
     """The registry draft of a job's challenger (a candidate until promoted), with the figures
     its verdict was made on. Called in the Brain, never in the job's process, which need not
     import the service layer."""
-    from slt.model.service import xgb_record_params
+    from slt.model.service import Training, candidate_record
 
     fit = {k: _finite(v) for k, v in asdict(outcome.fit).items() if k != "model"}
-    return ModelRecord(
-        model_id=outcome.verdict.challenger_id,
-        created_ms=int(time.time() * 1000),
-        status=ModelStatus.CANDIDATE,
-        parent_id=parent_id,
-        schema_version=spec.schema_version,
-        schema_hash=spec.schema_hash,
-        feature_names=(*spec.names, "direction"),
-        interval=interval,
-        symbols=outcome.symbols,
-        train_first_ms=outcome.first_ms,
-        train_last_ms=outcome.last_ms,
-        data_fingerprint=outcome.fingerprint,
-        label_horizon=cfg.horizon_bars,
-        label_params=labels.to_dict(),
-        xgb_params=xgb_record_params(cfg),
-        metrics={
-            "live_retrain": {k: _finite(v) for k, v in metrics.items()},
-            "fit": fit,
-        },
+    return candidate_record(
+        outcome.verdict.challenger_id,
+        int(time.time() * 1000),
+        parent_id,
+        outcome,
+        interval,
+        Training(spec, cfg, labels),
+        {"live_retrain": {k: _finite(v) for k, v in metrics.items()}, "fit": fit},
     )
 
 

@@ -15,9 +15,10 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from slt.config import Settings
 from slt.domain import CandleSeries
@@ -92,25 +93,70 @@ async def train_model(
     created_ms = int(time.time() * 1000)
     async with open_registry(settings) as registry:
         parent = await registry.champion()
-        draft = ModelRecord(
-            model_id=new_model_id(created_ms, outcome.model),
-            created_ms=created_ms,
-            status=ModelStatus.CANDIDATE,
-            parent_id=None if parent is None else parent.model_id,
-            schema_version=spec.schema_version,
-            schema_hash=spec.schema_hash,
-            feature_names=(*spec.names, "direction"),
-            interval=outcome.interval,
-            symbols=outcome.symbols,
-            train_first_ms=outcome.first_ms,
-            train_last_ms=outcome.last_ms,
-            data_fingerprint=outcome.fingerprint,
-            label_horizon=cfg.horizon_bars,
-            label_params=labels.to_dict(),
-            xgb_params=xgb_record_params(cfg),
-            metrics=outcome.metrics,
+        draft = candidate_record(
+            new_model_id(created_ms, outcome.model),
+            created_ms,
+            None if parent is None else parent.model_id,
+            outcome,
+            outcome.interval,
+            Training(spec, cfg, labels),
+            outcome.metrics,
         )
         return await registry.register(draft, outcome.model)
+
+
+class TrainedWindow(Protocol):
+    """What a training says about its data: the symbols, the span (UTC ms) and its hash."""
+
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
+    @property
+    def first_ms(self) -> int: ...
+    @property
+    def last_ms(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a model was trained: its features, its configuration and its labels."""
+
+    spec: FeatureSpec
+    cfg: ModelConfig
+    labels: LabelParams
+
+
+def candidate_record(
+    model_id: str,
+    created_ms: int,
+    parent_id: str | None,
+    window: TrainedWindow,
+    interval: str,
+    training: Training,
+    metrics: dict[str, Any],
+) -> ModelRecord:
+    """The registry draft of a new candidate, from `slt train` or a live retrain alike, so the
+    two record the same facts about how a model came to be."""
+    spec, cfg = training.spec, training.cfg
+    return ModelRecord(
+        model_id=model_id,
+        created_ms=created_ms,
+        status=ModelStatus.CANDIDATE,
+        parent_id=parent_id,
+        schema_version=spec.schema_version,
+        schema_hash=spec.schema_hash,
+        feature_names=(*spec.names, "direction"),
+        interval=interval,
+        symbols=window.symbols,
+        train_first_ms=window.first_ms,
+        train_last_ms=window.last_ms,
+        data_fingerprint=window.fingerprint,
+        label_horizon=cfg.horizon_bars,
+        label_params=training.labels.to_dict(),
+        xgb_params=xgb_record_params(cfg),
+        metrics=metrics,
+    )
 
 
 def xgb_record_params(cfg: ModelConfig) -> dict[str, Any]:
