@@ -36,10 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
 from slt.config import Settings
 from slt.domain import TradeRecord
@@ -50,6 +48,7 @@ from slt.live.learning_job import (
     run_learning_job,
 )
 from slt.live.learning_trigger import RetrainTrigger, Trigger
+from slt.live.off_loop import off_loop
 from slt.model.errors import ModelError
 from slt.model.features import FeatureSpec, default_feature_spec
 from slt.model.labels import LabelParams
@@ -66,7 +65,6 @@ from slt.rules import ExchangeRules, bundled_rules
 
 log = logging.getLogger("slt.brain.learning")
 
-R = TypeVar("R")
 Job = Callable[[LearningJob, Report], LearningOutcome]
 """A module-level job function (it is pickled by reference into the child)."""
 
@@ -263,7 +261,7 @@ class LiveLearner:
             )
             log.info("live retrain started %s (%s): challenging %s", why, trigger, champion_id)
             started = time.monotonic()
-            outcome = await _off_loop(lambda: self._run(job))
+            outcome = await off_loop(lambda: self._run(job), name="slt-live-retrain")
             await self._decide(outcome, champion, time.monotonic() - started, now_ms)
         except ModelError as exc:
             log.warning("live retrain failed; champion %s trades on: %s", champion_id, exc)
@@ -378,31 +376,3 @@ class LiveLearner:
         if self._rules is None:
             self._rules = bundled_rules()
         return self._rules
-
-
-async def _off_loop(fn: Callable[[], R]) -> R:
-    """`fn()` in a daemon thread, awaited. Unlike `asyncio.to_thread`, whose executor threads
-    are joined at exit, a job still running when the Brain stops cannot hold up its exit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[R] = loop.create_future()
-
-    def done(result: R) -> None:
-        if not future.done():
-            future.set_result(result)
-
-    def failed(error: BaseException) -> None:
-        if not future.done():
-            future.set_exception(error)
-
-    def run() -> None:
-        try:
-            result = fn()
-        except BaseException as exc:  # handed to the awaiting task, which decides
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
-                loop.call_soon_threadsafe(failed, exc)
-        else:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(done, result)
-
-    threading.Thread(target=run, name="slt-live-retrain", daemon=True).start()
-    return await future
