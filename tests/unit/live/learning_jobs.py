@@ -1,7 +1,8 @@
 """Jobs and feature functions for the live learner's training child in tests.
 
 A spawned child imports them by module and name, so they live in a plain module that the
-`jobs` fixture of `test_learning` puts on `sys.path` (test modules are not importable by name).
+`jobs` fixture (tests/unit/live/conftest.py) puts on `sys.path` (test modules are not
+importable by name).
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ target (its holdout IC is far above what an out-of-sample challenger reaches).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -23,22 +22,22 @@ import pytest
 import xgboost as xgb
 
 from slt.config import Settings, load_settings
-from slt.data.csv_import import parse_file
-from slt.data.sample import sample_files
-from slt.domain import CandleSeries, ExitReason, Side, TradeRecord
+from slt.domain import CandleSeries, Side
 from slt.domain.candle import DAY_MS
 from slt.live.learning import LiveLearner
 from slt.model.dataset import build_dataset
 from slt.model.features import FeatureSpec, default_feature_spec
 from slt.model.labels import LabelParams
-from slt.model.registry import ModelRecord, ModelStatus, new_model_id
-from slt.model.service import get_model, list_models, open_registry
+from slt.model.registry import ModelStatus
+from slt.model.service import get_model, list_models
 from slt.rules import bundled_rules
-from slt.storage import CandleStore, TradingStore, create_engine, migrate
+from slt.storage import TradingStore, create_engine
 from slt.storage.trading_ops import OutcomeOp, TradeOp, experience_of
 
-SYMBOLS = ("BTCUSDT", "DOGEUSDT")
-LOGGER = "slt.brain.learning"
+from .learning_world import LOGGER, SYMBOLS, a_trade, register_champion, sample_tail, store_candles
+
+CREATED = 1_700_000_000_000
+"""When the champions made to order were registered."""
 MODEL = {
     "horizon_bars": 30,
     "train_window_days": 3,
@@ -51,19 +50,7 @@ MODEL = {
 
 @pytest.fixture(scope="module")
 def candles() -> dict[str, CandleSeries]:
-    out = {}
-    for path in sample_files():
-        series = parse_file(path).series
-        if series.symbol in SYMBOLS:
-            out[series.symbol] = series.slice(len(series) - 4 * 1440, len(series))
-    return out
-
-
-@pytest.fixture
-def jobs(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """`learning_jobs`, importable by name in a spawned child (sys.path is inherited)."""
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    return importlib.import_module("learning_jobs")
+    return sample_tail(days=4)
 
 
 def now_of(candles: dict[str, CandleSeries]) -> int:
@@ -72,16 +59,6 @@ def now_of(candles: dict[str, CandleSeries]) -> int:
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     return load_settings(data_dir=tmp_path, model=MODEL, **overrides)
-
-
-async def store_candles(settings: Settings, candles: dict[str, CandleSeries]) -> None:
-    engine = create_engine(settings.effective_database_url)
-    try:
-        await migrate(engine)
-        for series in candles.values():
-            await CandleStore(engine).write(series)
-    finally:
-        await engine.dispose()
 
 
 async def store_experience(settings: Settings, now_ms: int) -> int:
@@ -129,39 +106,6 @@ def in_sample_model(settings: Settings, candles: dict[str, CandleSeries], spec: 
     return bytes(xgb.train(params, matrix, num_boost_round=80).save_raw("ubj"))
 
 
-async def register_champion(settings: Settings, spec: FeatureSpec, model: bytes) -> str:
-    draft = ModelRecord(
-        model_id=new_model_id(1_700_000_000_000, model),
-        created_ms=1_700_000_000_000,
-        status=ModelStatus.CANDIDATE,
-        parent_id=None,
-        schema_version=spec.schema_version,
-        schema_hash=spec.schema_hash,
-        feature_names=(*spec.names, "direction"),
-        interval="1m",
-        symbols=SYMBOLS,
-        train_first_ms=0,
-        train_last_ms=0,
-        data_fingerprint="test",
-        label_horizon=settings.model.horizon_bars,
-        label_params={},
-        xgb_params={},
-        metrics={},
-    )
-    async with open_registry(settings) as registry:
-        record = await registry.register(draft, model)
-        await registry.set_status(record.model_id, ModelStatus.CHAMPION)
-    return record.model_id
-
-
-def a_trade(now_ms: int) -> TradeRecord:
-    one = Decimal(1)
-    return TradeRecord(
-        "BTCUSDT", Side.LONG, now_ms - 600_000, now_ms, one, one, one, 1, one, one, one, one,
-        one, 0.001, ExitReason.TIME_EXIT, (), 0.002, 0.6, "ml:m-any",
-    )  # fmt: skip
-
-
 async def champion_id(settings: Settings) -> str | None:
     champions = await list_models(settings, ModelStatus.CHAMPION)
     return champions[0].model_id if champions else None
@@ -196,7 +140,9 @@ async def test_every_fiftieth_trade_starts_one_job_and_a_failure_keeps_the_champ
     caplog.set_level(logging.INFO, logger=LOGGER)
     settings = make_settings(tmp_path)
     spec = default_feature_spec()
-    champion = await register_champion(settings, spec, in_sample_model(settings, candles, spec, 1))
+    champion = await register_champion(
+        settings, in_sample_model(settings, candles, spec, 1), CREATED
+    )
     now = now_of(candles)
     trade = a_trade(now)
     learner = LiveLearner(settings, SYMBOLS, strategy="ml", job=jobs.fail_slowly)
@@ -238,7 +184,7 @@ async def test_a_better_challenger_is_promoted_and_handed_over_once(
     now = now_of(candles)
     live_rows = await store_experience(settings, now)
     spec = default_feature_spec()
-    old = await register_champion(settings, spec, in_sample_model(settings, candles, spec, -1))
+    old = await register_champion(settings, in_sample_model(settings, candles, spec, -1), CREATED)
     learner = LiveLearner(settings, SYMBOLS, strategy="ml", rules=bundled_rules())
 
     ticker = Ticker()
@@ -273,7 +219,9 @@ async def test_a_worse_challenger_is_registered_but_the_champion_stays(
     settings = make_settings(tmp_path)
     await store_candles(settings, candles)
     spec = default_feature_spec()
-    champion = await register_champion(settings, spec, in_sample_model(settings, candles, spec, 1))
+    champion = await register_champion(
+        settings, in_sample_model(settings, candles, spec, 1), CREATED
+    )
     now = now_of(candles)
     learner = LiveLearner(settings, SYMBOLS, strategy="ml")
     for _ in range(50):
@@ -302,7 +250,7 @@ async def test_a_leaking_challenger_is_blocked_by_its_checks(
     real = default_feature_spec()
     leaky = FeatureSpec(real.names, 0, "peeking-" + "0" * 56, jobs.peeking_features)
     weak = in_sample_model(settings, candles, leaky, -1)
-    champion = await register_champion(settings, leaky, weak)
+    champion = await register_champion(settings, weak, CREATED, leaky)
     now = now_of(candles)
     learner = LiveLearner(settings, SYMBOLS, strategy="ml", features=leaky)
     for _ in range(50):
@@ -323,7 +271,9 @@ async def test_a_job_without_data_fails_with_a_warning(
     caplog.set_level(logging.INFO, logger=LOGGER)
     settings = make_settings(tmp_path)
     spec = default_feature_spec()
-    champion = await register_champion(settings, spec, in_sample_model(settings, candles, spec, 1))
+    champion = await register_champion(
+        settings, in_sample_model(settings, candles, spec, 1), CREATED
+    )
     now = now_of(candles)
     learner = LiveLearner(settings, SYMBOLS, strategy="ml")
     for _ in range(50):

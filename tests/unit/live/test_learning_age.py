@@ -6,9 +6,7 @@ waits one more age period (or 50 more trades). The jobs are fakes that fail; the
 
 from __future__ import annotations
 
-import importlib
 import logging
-from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
@@ -17,26 +15,13 @@ import pytest
 import xgboost as xgb
 
 from slt.config import Settings, load_settings
-from slt.domain import ExitReason, Side, TradeRecord
 from slt.domain.candle import DAY_MS
 from slt.live.learning import LiveLearner
-from slt.model.features import default_feature_spec
-from slt.model.registry import ModelRecord, ModelStatus, new_model_id
-from slt.model.service import open_registry
 
-SYMBOLS = ("BTCUSDT", "DOGEUSDT")
-LOGGER = "slt.brain.learning"
+from .learning_world import LOGGER, SYMBOLS, a_trade, register_champion
+
 CREATED = 1_750_000_000_000
 AGE = 7 * DAY_MS  # the default max_model_age_days
-
-
-@pytest.fixture
-def jobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """`learning_jobs`, importable by name in a spawned child, with its gate in `tmp_path`."""
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    module = importlib.import_module("learning_jobs")
-    monkeypatch.setenv(module.GATE_ENV, str(tmp_path / "release"))
-    return module
 
 
 def release(tmp_path: Path) -> None:
@@ -45,29 +30,10 @@ def release(tmp_path: Path) -> None:
 
 async def with_champion(tmp_path: Path, created_ms: int = CREATED) -> tuple[Settings, str]:
     settings = load_settings(data_dir=tmp_path, model={"timeout_s": 120})
-    spec = default_feature_spec()
     rng = np.random.default_rng(1)
     data = xgb.DMatrix(rng.normal(size=(200, 13)), label=rng.normal(size=200), nthread=1)
     model = bytes(xgb.train({"nthread": 1, "verbosity": 0}, data, 3).save_raw("ubj"))
-    draft = ModelRecord(
-        model_id=new_model_id(created_ms, model), created_ms=created_ms,
-        status=ModelStatus.CANDIDATE, parent_id=None, schema_version=spec.schema_version,
-        schema_hash=spec.schema_hash, feature_names=(*spec.names, "direction"), interval="1m",
-        symbols=SYMBOLS, train_first_ms=0, train_last_ms=0, data_fingerprint="test",
-        label_horizon=settings.model.horizon_bars, label_params={}, xgb_params={}, metrics={},
-    )  # fmt: skip
-    async with open_registry(settings) as registry:
-        record = await registry.register(draft, model)
-        await registry.set_status(record.model_id, ModelStatus.CHAMPION)
-    return settings, record.model_id
-
-
-def a_trade(now_ms: int) -> TradeRecord:
-    one = Decimal(1)
-    return TradeRecord(
-        "BTCUSDT", Side.LONG, now_ms - 600_000, now_ms, one, one, one, 1, one, one, one, one,
-        one, 0.001, ExitReason.TIME_EXIT, (), 0.002, 0.6, "ml:m-any",
-    )  # fmt: skip
+    return settings, await register_champion(settings, model, created_ms)
 
 
 def started_lines(caplog: pytest.LogCaptureFixture) -> list[str]:

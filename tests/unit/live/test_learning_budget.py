@@ -15,8 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slt.config import Settings, load_settings
-from slt.data.csv_import import parse_file
-from slt.data.sample import sample_files
 from slt.domain import CandleSeries
 from slt.domain.candle import DAY_MS
 from slt.live.learning_budget import (
@@ -33,11 +31,11 @@ from slt.model.errors import TrainingError
 from slt.model.features import default_feature_spec
 from slt.model.labels import LabelParams
 from slt.model.worker import MIB
-from slt.storage import CandleStore, create_engine, migrate
+
+from .learning_world import SYMBOLS, sample_tail, store_candles
 
 MINUTE = 60_000
 T0 = 1_750_000_000_000 // MINUTE * MINUTE
-SYMBOLS = ("BTCUSDT", "DOGEUSDT")
 MODEL = {
     "horizon_bars": 30,
     "train_window_days": 3,
@@ -120,27 +118,12 @@ def test_less_than_a_day_of_candles_is_refused_with_what_to_raise() -> None:
 
 @pytest.fixture(scope="module")
 def candles() -> dict[str, CandleSeries]:
-    out = {}
-    for path in sample_files():
-        series = parse_file(path).series
-        if series.symbol in SYMBOLS:
-            out[series.symbol] = series.slice(len(series) - 4 * 1440, len(series))
-    return out
+    return sample_tail(days=4)
 
 
 def stored(tmp_path: Path, candles: dict[str, CandleSeries]) -> Settings:
     settings = load_settings(data_dir=tmp_path, model=MODEL)
-
-    async def write() -> None:
-        engine = create_engine(settings.effective_database_url)
-        try:
-            await migrate(engine)
-            for series in candles.values():
-                await CandleStore(engine).write(series)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(write())
+    asyncio.run(store_candles(settings, candles))
     return settings
 
 
