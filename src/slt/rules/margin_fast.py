@@ -194,6 +194,8 @@ def _pick(
     side: int, brackets: list[tuple[int, Decimal]], edges: list[tuple[int, Decimal]]
 ) -> Decimal | None:
     """The plain algorithm's pick: bracket roots, then edge roots, in table order; first extreme."""
+    if not edges and len(brackets) == 1:
+        return brackets[0][1]  # the usual answer: one bracket's root, no edge
     roots = [price for _, price in sorted(brackets)] + [price for _, price in sorted(edges)]
     if not roots:
         return None

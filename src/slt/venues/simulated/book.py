@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from slt.domain import OrderRequest, OrderType
-from slt.domain.numbers import as_float
+from slt.domain.numbers import as_float, remembered_float
 
 _STOP_MARKET = OrderType.STOP_MARKET
+_ZERO = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -32,13 +33,25 @@ def trigger_levels_of(
     A stop sits on the adverse side (below a long), a target on the favourable one."""
     if pos is None:
         return -math.inf, math.inf
-    lows = [-math.inf]
-    highs = [math.inf]
+    # max(lows) and min(highs) written out, with as_float's memo read without a call: this runs
+    # after every change of a symbol's orders (the levels are never NaN, so the answers agree)
+    low = -math.inf
+    high = math.inf
     long = pos.side > 0
     for order in resting:
-        level = as_float(order.stop_price or Decimal(0))  # float(), remembered: asked again
-        adverse = order.type is _STOP_MARKET
-        (lows if adverse == long else highs).append(level)
-    if pos.liquidation_price is not None:
-        (lows if long else highs).append(as_float(pos.liquidation_price))
-    return max(lows), min(highs)
+        price = order.stop_price or _ZERO
+        level = remembered_float(price) or as_float(price)
+        if (order.type is _STOP_MARKET) == long:
+            if level > low:
+                low = level
+        elif level < high:
+            high = level
+    liq = pos.liquidation_price
+    if liq is not None:
+        level = remembered_float(liq) or as_float(liq)
+        if long:
+            if level > low:
+                low = level
+        elif level < high:
+            high = level
+    return low, high

@@ -29,7 +29,7 @@ from slt.domain import (
     PlaceOrder,
     Side,
 )
-from slt.domain.numbers import as_decimal, remembered_decimal
+from slt.domain.numbers import as_decimal, as_float, remembered_decimal, remembered_float
 from slt.rules import (
     ExchangeRules,
     Rounding,
@@ -222,14 +222,15 @@ class SimulatedVenue:
         pos = self.positions.get(sym)
         if pos is None:
             return []
-        low, high = self.trigger_levels(sym)
+        low, high = self.levels.get(sym) or self.trigger_levels(sym)
         if candle.low > low and candle.high < high:
             return []  # strictly between every level: nothing below can trigger
         side = pos.side
         hit_stops: list[tuple[float, OrderRequest | None]] = []
         targets: list[tuple[float, OrderRequest]] = []
         for order in self.resting.get(sym, ()):
-            level = float(order.stop_price or 0)
+            price = order.stop_price or _ZERO
+            level = remembered_float(price) or as_float(price)  # float(price), remembered
             if order.type is _STOP_MARKET:
                 if (candle.low <= level) if side > 0 else (candle.high >= level):
                     hit_stops.append((level, order))
@@ -237,7 +238,7 @@ class SimulatedVenue:
                 targets.append((level, order))
         liq = pos.liquidation_price
         if liq is not None and ((candle.low <= liq) if side > 0 else (candle.high >= liq)):
-            hit_stops.append((float(liq), None))
+            hit_stops.append((remembered_float(liq) or as_float(liq), None))
         if hit_stops:
             # The adverse path meets the level nearest the open first.
             level, hit = max(hit_stops, key=lambda x: x[0] * side)
