@@ -88,37 +88,62 @@ def quick_check(
     With repair, a MARKET quantity off its grid is first rounded down onto it, as the full path
     does (an entry sized in floats), and answered if the rounded quantity passes.
     """
-    if side != 1 and side != -1:
-        return None
-    if order_type == MARKET:
-        if price is not None or close_position or not _valid(quantity) or not quantity > _ZERO:
-            return None
-        settled = quantity
-        step = rules.market_step_size
-        if repair and CALC.remainder(quantity, step):
-            settled = round_to_step(quantity, step, Rounding.DOWN)
+    if (
+        repair
+        and order_type == MARKET
+        and (side == 1 or side == -1)
+        and price is None
+        and not close_position
+        and _valid(quantity)
+        and quantity > _ZERO
+        and CALC.remainder(quantity, rules.market_step_size)  # true when not zero: off the grid
+    ):
+        settled = round_to_step(quantity, rules.market_step_size, Rounding.DOWN)
         if not _lot_passes(rules, settled, mark_price, True, reduce_only):
             return None
         return OrderCheck(True, settled, None, 0, "", settled != quantity)
-    if order_type != STOP_MARKET and order_type != TAKE_PROFIT_MARKET:
-        return None
-    if not _valid(price):
-        return None
-    if not price > _ZERO or CALC.remainder(price, rules.tick_size):
-        return None
-    low, high = rules.min_price, rules.max_price
-    if (low > _ZERO and price < low) or (high > _ZERO and price > high):
-        return None
-    rises_to_trigger = (order_type == STOP_MARKET) == (side == 1)
-    if mark_price >= price if rises_to_trigger else mark_price <= price:
-        return None
-    if close_position:
-        if quantity is not None or reduce_only:
-            return None
-    elif (
-        not _valid(quantity)
-        or not quantity > _ZERO
-        or not _lot_passes(rules, quantity, price, False, reduce_only)
+    if not passes_as_sent(
+        rules, side, order_type, quantity, price, mark_price, reduce_only, close_position
     ):
         return None
-    return OrderCheck(True, quantity, price, 0, "", False)
+    return OrderCheck(True, quantity, price, 0, "", False)  # a MARKET order's price is None
+
+
+def passes_as_sent(
+    rules: SymbolRules,
+    side: int,
+    order_type: str,
+    quantity: Decimal | None,
+    price: Decimal | None,
+    mark_price: Decimal,
+    reduce_only: bool,
+    close_position: bool,
+) -> bool:
+    """True when `quick_check` without repair answers the order ok (it is accepted unchanged),
+    False when it answers None. The simulated venue asks this for every order it is sent: it
+    reads only the `ok` of a verdict, so building one would be wasted."""
+    if side != 1 and side != -1:
+        return False
+    if order_type == MARKET:
+        if price is not None or close_position or not _valid(quantity) or not quantity > _ZERO:
+            return False
+        return _lot_passes(rules, quantity, mark_price, True, reduce_only)
+    if order_type != STOP_MARKET and order_type != TAKE_PROFIT_MARKET:
+        return False
+    if not _valid(price):
+        return False
+    if not price > _ZERO or CALC.remainder(price, rules.tick_size):
+        return False
+    low, high = rules.min_price, rules.max_price
+    if (low > _ZERO and price < low) or (high > _ZERO and price > high):
+        return False
+    rises_to_trigger = (order_type == STOP_MARKET) == (side == 1)
+    if mark_price >= price if rises_to_trigger else mark_price <= price:
+        return False
+    if close_position:
+        return quantity is None and not reduce_only
+    return (
+        _valid(quantity)
+        and quantity > _ZERO
+        and _lot_passes(rules, quantity, price, False, reduce_only)
+    )

@@ -42,7 +42,7 @@ from slt.rules import (
     quantize_amount,
     trading_fee,
 )
-from slt.rules.orders_fast import quick_check
+from slt.rules.orders_fast import passes_as_sent
 from slt.venues.simulated.book import VenuePosition, trigger_levels_of
 from slt.venues.simulated.entry_check import check_entry
 
@@ -73,6 +73,9 @@ class SimulatedVenue:
         self._slip_factor = {s: 1 + s * self.slippage for s in (1, -1)}
         self.funding_rate = Decimal(repr(fees.funding_rate))
         self.funding_ms = fees.funding_interval_hours * 3_600_000
+        # an interval funding_times accepts: the next settlement is then one division away
+        hours = fees.funding_interval_hours
+        self._funding_aligned = hours >= 1 and 24 % hours == 0
         self.market: dict[str, list[OrderRequest]] = {}
         self.resting: dict[str, list[OrderRequest]] = {}
         self.positions: dict[str, VenuePosition] = {}
@@ -111,10 +114,12 @@ class SimulatedVenue:
         # as_decimal(mark), read from its memo when the mark is a float converted before
         mark_d = (type(mark) is float and remembered_decimal(mark)) or as_decimal(mark)
         side, type_name = int(order.side), _TYPE_NAMES[order.type]
-        # check_order's own fast path, called directly (it answers nearly every order sent
-        # here); check_order first refuses a mark that is not positive, so such a mark goes there.
-        check = (
-            quick_check(
+        # check_order's own fast path, asked directly (it passes nearly every order sent here,
+        # and only its yes is read); check_order first refuses a mark that is not positive, so
+        # such a mark goes there.
+        if not (
+            mark_d > _ZERO
+            and passes_as_sent(
                 rules,
                 side,
                 type_name,
@@ -124,10 +129,7 @@ class SimulatedVenue:
                 order.reduce_only,
                 order.close_position,
             )
-            if mark_d > _ZERO
-            else None
-        )
-        if check is None:
+        ):
             check = check_order(
                 rules,
                 side=side,
@@ -139,8 +141,8 @@ class SimulatedVenue:
                 close_position=order.close_position,
                 repair=False,  # the exchange answers what was sent; it never rounds for us
             )
-        if not check.ok:
-            return [self._reject(order, now_ms, check.code, check.reason)]
+            if not check.ok:
+                return [self._reject(order, now_ms, check.code, check.reason)]
         pos = self.positions.get(order.symbol)
         if order.reduce_only or order.close_position:
             if pos is None and traded is not None and traded[0] == now_ms:
@@ -163,7 +165,7 @@ class SimulatedVenue:
             if (mark_d >= order.stop_price) if trigger_up else (mark_d <= order.stop_price):
                 return [self._reject(order, now_ms, -2021, "Order would immediately trigger.")]
             self.resting.setdefault(order.symbol, []).append(order)
-            self._touch(order.symbol)
+            self.levels.pop(order.symbol, None)  # self._touch, written out
         return [OrderAccepted(order, now_ms)] if self.acknowledge else []
 
     def _available(self) -> Decimal:
@@ -183,7 +185,7 @@ class SimulatedVenue:
                 if o.client_id == client_id:
                     del orders[i]
                     self.waiting_cost.pop(client_id, None)
-                    self._touch(symbol)
+                    self.levels.pop(symbol, None)  # self._touch, written out
                     return [OrderCanceled(symbol, client_id, now_ms)]
         return []
 
@@ -326,13 +328,19 @@ class SimulatedVenue:
             leverage=lev,
             margin=qty * price / lev,
             liquidation_price=None,
-            next_funding_ms=funding_times(
-                time_ms, time_ms + self.funding_ms, self.funding_ms // 3_600_000
-            )[0],
+            next_funding_ms=self._next_funding(time_ms),
         )
         pos.liquidation_price = self._liq(rules, pos)
         self.positions[order.symbol] = pos
         self._touch(order.symbol)
+
+    def _next_funding(self, time_ms: int) -> int:
+        """The first settlement after `time_ms`: funding_times' first, computed here when the
+        interval divides the day (else funding_times is asked, and refuses the interval)."""
+        interval = self.funding_ms
+        if self._funding_aligned:
+            return (time_ms // interval + 1) * interval
+        return funding_times(time_ms, time_ms + interval, interval // 3_600_000)[0]
 
     @staticmethod
     def _liq(rules: SymbolRules, pos: VenuePosition) -> Decimal | None:
