@@ -33,14 +33,16 @@ def trigger_levels_of(
     A stop sits on the adverse side (below a long), a target on the favourable one."""
     if pos is None:
         return -math.inf, math.inf
-    # max(lows) and min(highs) written out, with as_float's memo read without a call: this runs
-    # after every change of a symbol's orders (the levels are never NaN, so the answers agree)
+    # max(lows) and min(highs) written out: this runs after every change of a symbol's orders
+    # (the levels are never NaN, so the answers agree). A trigger price is converted by float()
+    # itself: most are new objects, met once or twice, and as_float's memo would first have to
+    # hash each one, which costs several times the conversion. The liquidation price is the
+    # solve's memoized object, shared with the engine, and is asked for again and again.
     low = -math.inf
     high = math.inf
     long = pos.side > 0
     for order in resting:
-        price = order.stop_price or _ZERO
-        level = remembered_float(price) or as_float(price)
+        level = float(order.stop_price or _ZERO)
         if (order.type is _STOP_MARKET) == long:
             if level > low:
                 low = level
@@ -55,3 +57,14 @@ def trigger_levels_of(
         elif level < high:
             high = level
     return low, high
+
+
+def reaches(price: float, level: Decimal, nearest: float, down: bool) -> bool:
+    """`price <= level` when `down`, else `price >= level`, exactly, with `nearest` = float(level).
+
+    A float compared with a Decimal is compared exactly, at twenty times the cost of comparing two
+    floats. The nearest float to `level` gives the same answer unless `price` equals it: a float
+    below it lies below `level` too (level is within half a unit of the last place of it)."""
+    if price == nearest:
+        return (price <= level) if down else (price >= level)
+    return (price < nearest) if down else (price > nearest)

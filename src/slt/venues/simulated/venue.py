@@ -43,7 +43,7 @@ from slt.rules import (
     trading_fee,
 )
 from slt.rules.orders_fast import passes_as_sent
-from slt.venues.simulated.book import VenuePosition, trigger_levels_of
+from slt.venues.simulated.book import VenuePosition, reaches, trigger_levels_of
 from slt.venues.simulated.entry_check import check_entry
 
 _TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the `value` property
@@ -231,16 +231,17 @@ class SimulatedVenue:
         hit_stops: list[tuple[float, OrderRequest | None]] = []
         targets: list[tuple[float, OrderRequest]] = []
         for order in self.resting.get(sym, ()):
-            price = order.stop_price or _ZERO
-            level = remembered_float(price) or as_float(price)  # float(price), remembered
+            level = float(order.stop_price or _ZERO)  # not as_float: see trigger_levels_of
             if order.type is _STOP_MARKET:
                 if (candle.low <= level) if side > 0 else (candle.high >= level):
                     hit_stops.append((level, order))
             elif (candle.high >= level) if side > 0 else (candle.low <= level):
                 targets.append((level, order))
         liq = pos.liquidation_price
-        if liq is not None and ((candle.low <= liq) if side > 0 else (candle.high >= liq)):
-            hit_stops.append((remembered_float(liq) or as_float(liq), None))
+        if liq is not None:
+            liq_f = remembered_float(liq) or as_float(liq)
+            if reaches(candle.low if side > 0 else candle.high, liq, liq_f, side > 0):
+                hit_stops.append((liq_f, None))
         if hit_stops:
             # The adverse path meets the level nearest the open first.
             level, hit = max(hit_stops, key=lambda x: x[0] * side)
