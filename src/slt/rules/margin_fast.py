@@ -27,7 +27,9 @@ from decimal import (
     Inexact,
     InvalidOperation,
     Overflow,
+    getcontext,
     localcontext,
+    setcontext,
 )
 
 from slt.rules.brackets import Bracket
@@ -293,6 +295,7 @@ def liquidation(
 
 
 _SOLVED: dict[tuple[Table, int, str, str, str], Decimal | None] = {}
+_UNSOLVED = Decimal("NaN")  # what _SOLVED.get answers for a key it lacks (no solve answers NaN)
 
 
 def remembered_liquidation(
@@ -302,10 +305,17 @@ def remembered_liquidation(
     with the same inputs. The key is the numbers' exact text (sign, digits and exponent), not
     their values: 1.0 and 1.00 are equal but could yield differently written results."""
     key = (table, side, str(quantity), str(entry), str(wallet))
-    if key in _SOLVED:
-        return _SOLVED[key]
-    with localcontext(CALC):
+    price = _SOLVED.get(key, _UNSOLVED)
+    if price is not _UNSOLVED:
+        return price
+    # localcontext(CALC), without its copy of the context: CALC itself is made current for the
+    # solve, which only does arithmetic in it, and the caller's context is put back after
+    caller = getcontext()
+    setcontext(CALC)
+    try:
         price = liquidation(table, side, quantity, entry, wallet)
+    finally:
+        setcontext(caller)
     if len(_SOLVED) >= 1024:
         _SOLVED.clear()
     _SOLVED[key] = price

@@ -37,13 +37,12 @@ from slt.rules import (
     UnknownSymbolError,
     check_order,
     funding_payment,
-    funding_times,
     isolated_liquidation_price,
     quantize_amount,
     trading_fee,
 )
 from slt.rules.orders_fast import passes_as_sent
-from slt.venues.simulated.book import VenuePosition, reaches, trigger_levels_of
+from slt.venues.simulated.book import VenuePosition, next_funding_ms, reaches, trigger_levels_of
 from slt.venues.simulated.entry_check import check_entry
 
 _TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the `value` property
@@ -73,9 +72,6 @@ class SimulatedVenue:
         self._slip_factor = {s: 1 + s * self.slippage for s in (1, -1)}
         self.funding_rate = Decimal(repr(fees.funding_rate))
         self.funding_ms = fees.funding_interval_hours * 3_600_000
-        # an interval funding_times accepts: the next settlement is then one division away
-        hours = fees.funding_interval_hours
-        self._funding_aligned = hours >= 1 and 24 % hours == 0
         self.market: dict[str, list[OrderRequest]] = {}
         self.resting: dict[str, list[OrderRequest]] = {}
         self.positions: dict[str, VenuePosition] = {}
@@ -329,19 +325,11 @@ class SimulatedVenue:
             leverage=lev,
             margin=qty * price / lev,
             liquidation_price=None,
-            next_funding_ms=self._next_funding(time_ms),
+            next_funding_ms=next_funding_ms(time_ms, self.funding_ms),
         )
         pos.liquidation_price = self._liq(rules, pos)
         self.positions[order.symbol] = pos
         self._touch(order.symbol)
-
-    def _next_funding(self, time_ms: int) -> int:
-        """The first settlement after `time_ms`: funding_times' first, computed here when the
-        interval divides the day (else funding_times is asked, and refuses the interval)."""
-        interval = self.funding_ms
-        if self._funding_aligned:
-            return (time_ms // interval + 1) * interval
-        return funding_times(time_ms, time_ms + interval, interval // 3_600_000)[0]
 
     @staticmethod
     def _liq(rules: SymbolRules, pos: VenuePosition) -> Decimal | None:
