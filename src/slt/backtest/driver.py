@@ -64,16 +64,6 @@ class _Run:
         self._equity_of: EngineState | None = None
         self._equity = 0.0
 
-    def state_symbols(self) -> set[str]:
-        """Symbols the engine or venue is holding something on: their candles must be seen."""
-        st = self.state
-        held = self.venue.active_symbols()
-        for p in st.positions:
-            held.add(p.symbol)
-        for e in st.pending:
-            held.add(e.symbol)
-        return held
-
     def equity(self) -> float:
         """The current state's equity, computed once per state (the driver records it and the
         waker reads it again before the next step)."""
@@ -186,10 +176,12 @@ def run_backtest(
         for s, ser in series.items()
     }
     regular, rows = tl.regular, tl.rows
+    times_item = tl.times.item  # the grid's times never change, even when signals do
+    signal_steps = tl.signal_steps  # replaced with the timeline when a model changes
     engine_step = engine.step
-    # the run's venue and marks never change: their per-candle methods and dict, looked up once
+    # the run's venue and marks never change: their per-candle methods and dicts, looked up once
     marks, on_open, on_range = run.marks, run.venue.on_open, run.venue.on_range
-    levels = run.venue.levels
+    levels, held_at_venue, queued = run.venue.levels, run.venue.positions, run.venue.market
     g = 0
     while g < n_steps:
         if skip_quiet:
@@ -202,27 +194,40 @@ def run_backtest(
         if progress is not None and g - last_reported >= report_every:
             progress(g, n_steps)
             last_reported = g
-        t_open = tl.times.item(g)
-        signalled = tl.signal_steps.get(g, ())
+        t_open = times_item(g)
+        signalled = signal_steps.get(g, ())
         if skip_quiet:
-            wanted = run.state_symbols()
+            # Symbols the engine or venue holds something on (a position, an order): their
+            # candles must be seen. The venue's active_symbols(), written out, then the engine's.
+            wanted = set(held_at_venue)
+            if queued:
+                for s, orders in queued.items():
+                    if orders:
+                        wanted.add(s)
+            st = run.state
+            for p in st.positions:
+                wanted.add(p.symbol)
+            for e in st.pending:
+                wanted.add(e.symbol)
             wanted.update(signalled)
             step_symbols = sorted(wanted)
         else:
             step_symbols = symbols
-        candles: list[tuple[Candle, int]] = []
+        # Candles alone, without their rows: on a regular grid the row is g, and elsewhere it
+        # is read again only for a signalled symbol or at a step where some data ends.
+        candles: list[Candle] = []
         close_time = t_open + step_ms - 1
         for s in step_symbols:
             r = g if regular else int(rows[s][g])  # tl.row(s, g), written out
             if r >= 0:
                 o, h, lo, c, v = readers[s]
-                candles.append((Candle(s, t_open, close_time, o(r), h(r), lo(r), c(r), v(r)), r))
-        for candle, _ in candles:
+                candles.append(Candle(s, t_open, close_time, o(r), h(r), lo(r), c(r), v(r)))
+        for candle in candles:
             marks[candle.symbol] = candle.open
             events = on_open(candle)
             if events:
                 run.feed(events)
-        for candle, _ in candles:
+        for candle in candles:
             # on_range's own first test, without the call: strictly inside the symbol's current
             # trigger levels nothing can trigger (the venue drops them at every change)
             cached = levels.get(candle.symbol)
@@ -233,20 +238,23 @@ def run_backtest(
                 run.feed(events)
         t_close = t_open + step_ms
         bars = []
-        for candle, r in candles:
+        for candle in candles:
             sym = candle.symbol
             marks[sym] = candle.close
-            # only the symbols the schedule lists have a non-zero direction here
-            signal = (
-                signals[sym].signal(sym, t_close, r, strategy.name) if sym in signalled else None
-            )
-            bars.append(Bar(candle, signal))
+            if sym in signalled:
+                # only the symbols the schedule lists have a non-zero direction here
+                r = g if regular else int(rows[sym][g])
+                bars.append(Bar(candle, signals[sym].signal(sym, t_close, r, strategy.name)))
+            else:
+                bars.append(Bar(candle, None))
         # run.feed([...]) for the one event, written out
         run.state, answer = engine_step(run.state, BarsClosed(t_close, tuple(bars)))
         if answer:
             run.execute(answer)
         if g in data_ends:
-            ended = frozenset(c.symbol for c, r in candles if r == last_rows[c.symbol])
+            ended = frozenset(
+                c.symbol for c in candles if int(rows[c.symbol][g]) == last_rows[c.symbol]
+            )
             if ended:
                 # A symbol's data ends here (as on a delisting): what it holds is closed at its
                 # last close instead of waiting, frozen, for candles that never come.
@@ -260,6 +268,7 @@ def run_backtest(
                 # The model changed at this close: later bars get its signals, earlier keep theirs.
                 signals = waker.signals = signals_of()
                 tl = waker.tl = tl.with_signals(signals, after=g)
+                signal_steps = tl.signal_steps
         st = run.state
         # run.equity(), its memo read inline (the waker asked for this state before, mostly)
         equity[g] = run._equity if run._equity_of is st else run.equity()

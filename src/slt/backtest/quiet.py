@@ -96,11 +96,16 @@ class QuietSteps:
         self._firsts.append(len(self._rows))
         self._counts.append(len(positions))
         if positions:
+            # one loop of appends, not a list comprehension per column: a run holds one to a
+            # few positions, for which each comprehension's own call costs more than its work
             row = self._row
-            self._rows.extend([row[p.symbol] for p in positions])
-            self._entries.extend([got(p.entry_price) or as_float(p.entry_price) for p in positions])
-            self._quantities.extend([got(p.quantity) or as_float(p.quantity) for p in positions])
-            self._sides.extend([float(int(p.side)) for p in positions])
+            rows, entries = self._rows.append, self._entries.append
+            quantities, sides = self._quantities.append, self._sides.append
+            for p in positions:
+                rows(row[p.symbol])
+                entries(got(p.entry_price) or as_float(p.entry_price))
+                quantities(got(p.quantity) or as_float(p.quantity))
+                sides(float(int(p.side)))
 
     def fill(self, close_grid: Mapping[str, F64], equity: F64, in_market: np.ndarray) -> None:
         """Write every recorded run's equity and exposure."""

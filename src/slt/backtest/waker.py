@@ -76,6 +76,8 @@ class Waker:
         # [g, step] (their previous closes all lie in the same UTC day), and it is asked at
         # every wake-up with a position, mostly within the same day.
         self._day_step = (0, -1)
+        # len(tl), asked at every wake-up: the grid keeps its steps when the signals change
+        self._n_steps = len(tl)
 
     def next_step(self, g: int) -> int:
         """The first step ≥ g at which the engine or the venue could act."""
@@ -114,7 +116,7 @@ class Waker:
         # at the last step (g is always before it here).
         steps_at = self._steps_at
         regular = tl.regular
-        last = len(tl) - 1
+        last = self._n_steps - 1
         held_at_venue = venue.positions
         columns = self._columns
         for pos in state.positions:
@@ -184,8 +186,9 @@ class Waker:
         early one, only costs a processed step)."""
         tl = self.tl
         order = tl.signal_order
+        n_steps = self._n_steps
         if i >= len(order):
-            return len(tl)
+            return n_steps
         state = self.run.state
         p = state.protections
         paused_until = p.cooldown_until_ms
@@ -198,7 +201,7 @@ class Waker:
             return order[i]
         full = full and state.active_count() >= max_positions
         held = {pos.symbol for pos in state.positions}
-        horizon = len(tl)  # lowered to the first time exit once a step is passed for fullness
+        horizon = n_steps  # lowered to the first time exit once a step is passed for fullness
         while i < len(order):
             step = order[i]
             if step >= horizon:
@@ -210,7 +213,7 @@ class Waker:
             if now >= paused_until:
                 if not (full and self._none_rotates(step, symbols)):
                     return step
-                if horizon == len(tl):
+                if horizon == n_steps:
                     # A time exit already due (its symbol had no candle then) ends the walk here.
                     hold_ms = self.risk.max_hold_ms - tl.step_ms
                     exits = [self._step_at(pos.entry_time_ms + hold_ms) for pos in state.positions]
