@@ -38,6 +38,32 @@ def first_wake(
     return stop
 
 
+@njit(cache=True)
+def first_drawdown(
+    closes: tuple[F64, ...],
+    entries: tuple[float, ...],
+    quantities: tuple[float, ...],
+    sides: tuple[float, ...],
+    balance: float,
+    day_start_equity: float,
+    halt: float,
+    start: int,
+    stop: int,
+) -> int:
+    """First step in [start, stop) at whose close the book's equity could trip the daily
+    drawdown halt; `stop` if none. The equity is `equity_of`'s: the balance plus the sum, in
+    position order, of quantity × (close − entry) × side; the test is `check_drawdown`'s, with
+    a margin that errs early."""
+    limit = halt - 1e-9
+    for k in range(start, stop):
+        pnl = 0.0
+        for j in range(len(closes)):
+            pnl += quantities[j] * (closes[j][k] - entries[j]) * sides[j]
+        if (day_start_equity - (balance + pnl)) / day_start_equity >= limit:
+            return k
+    return stop
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Global steps (sorted union of open times) and, per symbol, row <-> step maps."""

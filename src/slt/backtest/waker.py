@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from slt.backtest.timeline import Timeline, first_wake
+from slt.backtest.timeline import Timeline, first_drawdown, first_wake
 from slt.config import Settings
 from slt.domain import CandleSeries, Position, Side
 from slt.domain.candle import DAY_MS
@@ -69,6 +69,9 @@ class Waker:
         self._last_levels: dict[str, _LastLevels] = {}
         # each symbol's (low, high, close) columns, the arrays the scan reads
         self._columns = {s: (ser.low, ser.high, ser.close) for s, ser in series.items()}
+        # each symbol's close on the global grid (carried over gaps: the mark the engine keeps),
+        # contiguous, for the scan of the book's equity against the drawdown halt
+        self._close_grid = {s: np.ascontiguousarray(c) for s, c in tl.close_grid.items()}
         # step_at_or_after of the few deadlines asked again at every wake-up (a position's time
         # exit, the next funding): the time grid never changes during a run
         self._steps_at: dict[int, int] = {}
@@ -103,14 +106,45 @@ class Waker:
             nxt = day_step
         if nxt <= g:
             return g  # no position can wake earlier than now (a signal or a new day is due)
-        risk = self.risk
-        hold_ms = risk.max_hold_ms - tl.step_ms
         p = state.protections
-        guard = not p.halted and p.day_start_equity > 0
-        headroom = 0.0
-        if guard:
-            floor = p.day_start_equity * (1 - risk.daily_drawdown_halt)
-            headroom = max(0.0, run.equity() - floor) / len(state.positions)
+        if p.halted or p.day_start_equity <= 0:
+            return self._positions_wake(g, nxt, None)[0]
+        floor = p.day_start_equity * (1 - self.risk.daily_drawdown_halt)
+        headroom = max(0.0, run.equity() - floor) / len(state.positions)
+        wake, split_woke = self._positions_wake(g, nxt, headroom)
+        if not split_woke:
+            return wake
+        # The even split of the headroom woke a position first, but the engine halts on the
+        # book's equity as a whole (rare: a loser and a winner together can stay clear of the
+        # floor): the positions' own levels, then the first close that reaches the halt.
+        own = self._positions_wake(g, nxt, None)[0]
+        if own <= g:
+            return g
+        positions = state.positions
+        got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
+        b = state.balance
+        return first_drawdown(
+            tuple([self._close_grid[pos.symbol] for pos in positions]),
+            tuple([got(pos.entry_price) or as_float(pos.entry_price) for pos in positions]),
+            tuple([got(pos.quantity) or as_float(pos.quantity) for pos in positions]),
+            tuple([float(int(pos.side)) for pos in positions]),
+            got(b) or as_float(b),
+            p.day_start_equity,
+            self.risk.daily_drawdown_halt,
+            g,
+            own,
+        )
+
+    def _positions_wake(self, g: int, nxt: int, headroom: float | None) -> tuple[int, bool]:
+        """The first step in [g, nxt] at which an open position could need the engine, and
+        whether only a position's even share of the drawdown `headroom` (None: no halt to watch)
+        runs out there, its candle reaching none of its own levels. Levels err early; so does
+        the split (while no position loses more than its share, the book cannot lose it all)."""
+        run = self.run
+        state = run.state
+        venue = run.venue
+        tl = self.tl
+        hold_ms = self.risk.max_hold_ms - tl.step_ms
         # Asked at every wake-up for every position: the deadlines' steps are read from the
         # memo before calling for them, and on a regular grid each symbol's only segment ends
         # at the last step (g is always before it here).
@@ -119,9 +153,10 @@ class Waker:
         last = self._n_steps - 1
         held_at_venue = venue.positions
         columns = self._columns
+        split_woke = False
         for pos in state.positions:
             if pos.closing_reason is not None:
-                return g
+                return g, False
             sym = pos.symbol
             deadline = pos.entry_time_ms + hold_ms
             bound = steps_at.get(deadline)
@@ -148,8 +183,8 @@ class Waker:
                 r0 = int(np.searchsorted(steps, g))
                 r_end = int(np.searchsorted(steps, bound))
             low_t, high_t = venue.trigger_levels(sym)
-            c_low, c_high = self._close_wake_levels(pos)
-            if guard:
+            c_low, c_high = own_low, own_high = self._close_wake_levels(pos)
+            if headroom is not None:
                 q = pos.quantity
                 move = headroom / (remembered_float(q) or as_float(q)) * (1 - 1e-9)
                 # max() and min() written out, with their comparisons (NaN behaves the same)
@@ -169,10 +204,18 @@ class Waker:
             else:
                 wake = bound if bound > g else g
             if wake < nxt:
+                # woken by the share alone: the candle reaches none of the position's own levels
+                split = (c_low is not own_low or c_high is not own_high) and not (
+                    k == r_end
+                    or low.item(k) <= low_t
+                    or high.item(k) >= high_t
+                    or close.item(k) <= own_low
+                    or close.item(k) >= own_high
+                )
                 if wake <= g:
-                    return g  # the positions left cannot wake earlier than now
-                nxt = wake
-        return nxt
+                    return g, split  # the positions left cannot wake earlier than now
+                nxt, split_woke = wake, split
+        return nxt, split_woke
 
     def _next_signal(self, i: int) -> int:
         """The first scheduled signal step from `signal_order[i]` on that the engine could act on.
