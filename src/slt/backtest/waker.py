@@ -72,6 +72,11 @@ class Waker:
         # each symbol's close on the global grid (carried over gaps: the mark the engine keeps),
         # contiguous, for the scan of the book's equity against the drawdown halt
         self._close_grid = {s: np.ascontiguousarray(c) for s, c in tl.close_grid.items()}
+        # The scan is compiled once per book size: ready each size up front (from numba's cache
+        # after the first time), so that no run stops in the middle to compile it.
+        for n in range(1, self.risk.max_positions + 1):
+            nothing = np.zeros(0)
+            first_drawdown((nothing,) * n, (0.0,) * n, (0.0,) * n, (1.0,) * n, 0.0, 1.0, 1.0, 0, 0)
         # step_at_or_after of the few deadlines asked again at every wake-up (a position's time
         # exit, the next funding): the time grid never changes during a run
         self._steps_at: dict[int, int] = {}
