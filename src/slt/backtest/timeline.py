@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 from slt.domain import CandleSeries
 from slt.domain.candle import DAY_MS, F64, I64
@@ -40,10 +41,11 @@ def first_wake(
 
 @njit(cache=True)
 def first_drawdown(
-    closes: tuple[F64, ...],
-    entries: tuple[float, ...],
-    quantities: tuple[float, ...],
-    sides: tuple[float, ...],
+    closes: List[F64],
+    rows: I64,
+    entries: F64,
+    quantities: F64,
+    sides: F64,
     balance: float,
     day_start_equity: float,
     halt: float,
@@ -51,14 +53,15 @@ def first_drawdown(
     stop: int,
 ) -> int:
     """First step in [start, stop) at whose close the book's equity could trip the daily
-    drawdown halt; `stop` if none. The equity is `equity_of`'s: the balance plus the sum, in
+    drawdown halt; `stop` if none. Position j holds `quantities[j]` of the symbol whose close
+    grid is `closes[rows[j]]`. The equity is `equity_of`'s: the balance plus the sum, in
     position order, of quantity × (close − entry) × side; the test is `check_drawdown`'s, with
-    a margin that errs early."""
+    a margin that errs early. One compiled signature whatever the book's size."""
     limit = halt - 1e-9
     for k in range(start, stop):
         pnl = 0.0
-        for j in range(len(closes)):
-            pnl += quantities[j] * (closes[j][k] - entries[j]) * sides[j]
+        for j in range(rows.size):
+            pnl += quantities[j] * (closes[rows[j]][k] - entries[j]) * sides[j]
         if (day_start_equity - (balance + pnl)) / day_start_equity >= limit:
             return k
     return stop

@@ -24,11 +24,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba.typed import List
 
 from slt.backtest.timeline import Timeline, first_drawdown, first_wake
 from slt.config import Settings
 from slt.domain import CandleSeries, Position, Side
-from slt.domain.candle import DAY_MS
+from slt.domain.candle import DAY_MS, F64
 from slt.domain.numbers import as_float, remembered_float
 from slt.engine.entries import passes_thresholds
 from slt.risk.exits import close_wake_levels
@@ -69,14 +70,11 @@ class Waker:
         self._last_levels: dict[str, _LastLevels] = {}
         # each symbol's (low, high, close) columns, the arrays the scan reads
         self._columns = {s: (ser.low, ser.high, ser.close) for s, ser in series.items()}
-        # each symbol's close on the global grid (carried over gaps: the mark the engine keeps),
-        # contiguous, for the scan of the book's equity against the drawdown halt
-        self._close_grid = {s: np.ascontiguousarray(c) for s, c in tl.close_grid.items()}
-        # The scan is compiled once per book size: ready each size up front (from numba's cache
-        # after the first time), so that no run stops in the middle to compile it.
-        for n in range(1, self.risk.max_positions + 1):
-            nothing = np.zeros(0)
-            first_drawdown((nothing,) * n, (0.0,) * n, (0.0,) * n, (1.0,) * n, 0.0, 1.0, 1.0, 0, 0)
+        # Each symbol's close on the global grid (carried over gaps: the mark the engine keeps),
+        # for the scan of the book's equity against the drawdown halt: built when first needed
+        # (most runs never need it), the symbols' own arrays in one typed list, and their rows.
+        self._close_grid: List[F64] | None = None
+        self._grid_row = {s: i for i, s in enumerate(tl.close_grid)}
         # step_at_or_after of the few deadlines asked again at every wake-up (a position's time
         # exit, the next funding): the time grid never changes during a run
         self._steps_at: dict[int, int] = {}
@@ -128,11 +126,18 @@ class Waker:
         positions = state.positions
         got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
         b = state.balance
+        grid = self._close_grid
+        if grid is None:
+            grid = self._close_grid = List(
+                [np.ascontiguousarray(c) for c in self.tl.close_grid.values()]
+            )
+        row = self._grid_row
         return first_drawdown(
-            tuple([self._close_grid[pos.symbol] for pos in positions]),
-            tuple([got(pos.entry_price) or as_float(pos.entry_price) for pos in positions]),
-            tuple([got(pos.quantity) or as_float(pos.quantity) for pos in positions]),
-            tuple([float(int(pos.side)) for pos in positions]),
+            grid,
+            np.array([row[pos.symbol] for pos in positions], dtype=np.int64),
+            np.array([got(pos.entry_price) or as_float(pos.entry_price) for pos in positions]),
+            np.array([got(pos.quantity) or as_float(pos.quantity) for pos in positions]),
+            np.array([float(int(pos.side)) for pos in positions]),
             got(b) or as_float(b),
             p.day_start_equity,
             self.risk.daily_drawdown_halt,
