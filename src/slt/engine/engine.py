@@ -24,13 +24,14 @@ from slt.domain import (
     OrderFilled,
     OrderPurpose,
     OrderRejected,
+    OrderRequest,
     Position,
     Side,
     Timer,
 )
 from slt.domain.orders import CLIENT_ID_PREFIX
 from slt.engine.entries import enter, passes_thresholds
-from slt.engine.state import EngineState, PendingEntry
+from slt.engine.state import EngineState, PendingEntry, marked_equity
 from slt.engine.tx import Tx
 from slt.risk.exits import (
     breakeven_stop,
@@ -89,6 +90,19 @@ class Engine:
         return _tracks(state, client_id)
 
     def step(self, state: EngineState, event: Event) -> tuple[EngineState, list[Command]]:
+        # Candle closes and fills, most of the events, are told apart first.
+        if isinstance(event, BarsClosed):
+            tx = Tx(state)
+            if event.time_ms > tx.time_ms:  # max(), written out: the same int
+                tx.time_ms = event.time_ms
+            self._on_bars(tx, event)
+            return tx.freeze(), tx.commands
+        if isinstance(event, OrderFilled):
+            tx = Tx(state)
+            if event.fill.time_ms > tx.time_ms:
+                tx.time_ms = event.fill.time_ms
+            self._on_fill(tx, event.fill)
+            return tx.freeze(), tx.commands
         if isinstance(event, OrderAccepted):
             return state, []
         if isinstance(event, OrderCanceled) and not _tracks(state, event.client_id):
@@ -96,15 +110,7 @@ class Engine:
             # dropped it): nothing left to remove, so no working copy is made for it.
             return state, []
         tx = Tx(state)
-        if isinstance(event, BarsClosed):
-            if event.time_ms > tx.time_ms:  # max(), written out: the same int
-                tx.time_ms = event.time_ms
-            self._on_bars(tx, event)
-        elif isinstance(event, OrderFilled):
-            if event.fill.time_ms > tx.time_ms:
-                tx.time_ms = event.fill.time_ms
-            self._on_fill(tx, event.fill)
-        elif isinstance(event, OrderRejected):
+        if isinstance(event, OrderRejected):
             self._on_reject(tx, event)
         elif isinstance(event, OrderCanceled):
             tx.orders = [o for o in tx.orders if o.client_id != event.client_id]
@@ -157,7 +163,8 @@ class Engine:
                         best = c
                     positions[i] = replace(marked, mark_price=c, best_price=best)
                     held.append((i, bar))
-        equity = tx.equity()
+        # re-marked positions are new objects, so the equity memo would miss: computed directly
+        equity = marked_equity(tx.balance, positions) if held else tx.equity()
         tx.set_protections(
             check_drawdown(cfg, roll_day(tx.protections, tx.time_ms, equity), equity)
         )
@@ -216,15 +223,17 @@ class Engine:
 
     # fills -----------------------------------------------------------------------------------
     def _on_fill(self, tx: Tx, fill: Fill) -> None:
-        pending = (
-            next((p for p in tx.pending if p.order.client_id == fill.client_id), None)
-            if tx.pending  # mostly empty at an exit's fill: no generator for nothing
-            else None
-        )
-        if pending is not None:
-            self._on_entry_fill(tx, pending, fill)
-            return
-        order = next((o for o in tx.orders if o.client_id == fill.client_id), None)
+        cid = fill.client_id
+        # next(generator) written as loops: no generator built per fill
+        for pending in tx.pending:
+            if pending.order.client_id == cid:
+                self._on_entry_fill(tx, pending, fill)
+                return
+        order: OrderRequest | None = None
+        for o in tx.orders:
+            if o.client_id == cid:
+                order = o
+                break
         pos = tx.position(fill.symbol)
         if pos is None:
             tx.balance -= fill.fee

@@ -96,13 +96,10 @@ _LAST_EQUITY: tuple[Decimal | None, tuple[Position, ...], float] = (None, (), 0.
 def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
     """Wallet balance plus unrealised PnL at the latest marks (each position's
     `unrealized_pnl(mark_price)`, written out: this runs at least twice per processed candle).
-    Conversions are read from `as_float`'s memo directly, falling back to `as_float` for a
-    value not seen yet; the sum is the same `sum()` over the same floats.
 
     The answer for the very same balance object and position objects, in the same order, is
     the last one computed: they are immutable, so the sum would be the same float. Identity
     only (no value is compared); the memo holds them, so no id is reused while it does."""
-    global _LAST_EQUITY
     last_balance, last_key, last_value = _LAST_EQUITY
     if (
         last_balance is balance
@@ -110,17 +107,25 @@ def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
         and all(map(_is, last_key, positions))  # the identity test per position, in C
     ):
         return last_value
+    return marked_equity(balance, positions)
+
+
+def marked_equity(balance: Decimal, positions: Sequence[Position]) -> float:
+    """`equity_of` computed without asking the memo (a candle close has just re-marked the
+    positions, so it would miss), and remembered for the next `equity_of`.
+
+    Conversions are read from `as_float`'s memo directly, falling back to `as_float` for a value
+    not seen yet. The PnL terms are added left to right from 0.0 in a loop, the additions
+    CPython 3.11's `sum()` of a list of floats makes (no list or comprehension frame built)."""
+    global _LAST_EQUITY
     key = tuple(positions)
     got = remembered_float
-    # `* p.side`: a float times the IntEnum converts it like `int(p.side)`, without the call
-    value = (got(balance) or as_float(balance)) + sum(
-        [
-            (got(p.quantity) or as_float(p.quantity))
-            * (p.mark_price - (got(p.entry_price) or as_float(p.entry_price)))
-            * p.side
-            for p in key
-        ]
-    )
+    pnl = 0.0
+    for p in key:
+        q, e = p.quantity, p.entry_price
+        # `* p.side`: a float times the IntEnum converts it like `int(p.side)`, without the call
+        pnl += (got(q) or as_float(q)) * (p.mark_price - (got(e) or as_float(e))) * p.side
+    value = (got(balance) or as_float(balance)) + pnl
     _LAST_EQUITY = (balance, key, value)
     return value
 
