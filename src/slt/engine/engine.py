@@ -27,6 +27,7 @@ from slt.domain import (
     OrderRequest,
     Position,
     Side,
+    Signal,
     Timer,
 )
 from slt.domain.orders import CLIENT_ID_PREFIX
@@ -151,7 +152,10 @@ class Engine:
         held: list[tuple[int, Bar]] = []
         positions = tx.positions
         if positions:
-            index = {p.symbol: i for i, p in enumerate(positions)}
+            # a dict comprehension written out: no comprehension frame for one to three entries
+            index: dict[str, int] = {}
+            for k, p in enumerate(positions):
+                index[p.symbol] = k
             for bar in event.bars:
                 i = index.get(bar.candle.symbol)
                 if i is not None:
@@ -183,11 +187,12 @@ class Engine:
 
         if not entries_allowed(tx.protections, tx.time_ms):
             return
-        signals = [
-            (b.signal, b.candle.close)
-            for b in event.bars
-            if b.signal is not None and passes_thresholds(cfg, b.signal)
-        ]
+        # a list comprehension written out: most closes have no signal, and no frame is made
+        signals: list[tuple[Signal, float]] = []
+        for b in event.bars:
+            sig = b.signal
+            if sig is not None and passes_thresholds(cfg, sig):
+                signals.append((sig, b.candle.close))
         if not signals:
             return
         signals.sort(

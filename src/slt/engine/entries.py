@@ -9,6 +9,7 @@ from slt.domain import OrderPurpose, OrderType, RejectReason, Side, Signal
 from slt.domain.numbers import as_decimal
 from slt.engine.state import PendingEntry
 from slt.engine.tx import Tx
+from slt.risk.exits import stop_factor
 from slt.risk.leverage import choose_leverage
 from slt.risk.sizing import target_quantity
 from slt.risk.stats import trade_stats
@@ -17,6 +18,9 @@ from slt.rules.fees import COMMISSION_QUANTUM
 
 _ZERO = Decimal(0)
 _SIDES = {1: Side.LONG, -1: Side.SHORT}  # a dict read: calling the enum costs several times more
+# read from globals: a member read from its class costs more, and every entry asks
+_ENTRY = OrderPurpose.ENTRY
+_MARKET = OrderType.MARKET
 
 
 def passes_thresholds(cfg: RiskConfig, signal: Signal) -> bool:
@@ -63,7 +67,9 @@ def enter(
     if not check.ok or check.quantity is None:
         return _refuse(tx, signal, RejectReason.MIN_NOTIONAL, check.code, check.reason)
     qty = check.quantity
-    stop_estimate = entry * (1 - int(side) * as_decimal(cfg.stop_loss_pct))
+    # entry × (1 − side × stop_loss_pct): the factor is the one protective_prices uses, the
+    # same Decimal from the same exact operations, remembered per side and configuration
+    stop_estimate = entry * stop_factor(cfg, int(side))
     leverage = choose_leverage(
         cfg,
         rules,
@@ -108,23 +114,18 @@ def enter(
                 f"for a valid order ({check.reason})",
             )
         qty = check.quantity
-    order = tx.new_order(
-        OrderPurpose.ENTRY,
-        symbol=signal.symbol,
-        side=side,
-        type=OrderType.MARKET,
-        quantity=qty,
-        leverage=leverage,
-    )
+    # positional, in the parameters' and PendingEntry's field order: keywords cost more
+    order = tx.new_order(_ENTRY, signal.symbol, side, _MARKET, qty, None, False, False, leverage)
     tx.pending.append(
         PendingEntry(
-            order=order,
-            leverage=leverage,
-            margin=qty * entry / leverage,
-            expected_return=signal.expected_return,
-            confidence=signal.confidence,
-            source=signal.source,
-            fee=trading_fee(qty * entry, taker),
+            order,
+            leverage,
+            qty * entry / leverage,  # margin
+            signal.expected_return,
+            signal.confidence,
+            signal.source,
+            _ZERO,  # filled
+            trading_fee(qty * entry, taker),  # fee
         )
     )
     return True

@@ -268,7 +268,7 @@ class Tx:
             exit_price,
             pos.initial_quantity,  # quantity
             pos.leverage,
-            pos.initial_quantity * pos.entry_price / pos.leverage,  # margin
+            entry_notional / pos.leverage,  # margin: initial_quantity × entry_price / leverage
             gross,  # gross_pnl
             fees,
             pos.funding,

@@ -56,6 +56,12 @@ def _factors(cfg: RiskConfig, side: int) -> _Factors:
     return factors
 
 
+def stop_factor(cfg: RiskConfig, side: int) -> Decimal:
+    """1 − side × stop_loss_pct as a Decimal (a stop's distance from the entry price, as the
+    factor `protective_prices` applies), remembered per side and configuration."""
+    return _factors(cfg, side)[0]
+
+
 def protective_prices(
     cfg: RiskConfig, rules: SymbolRules, side: Side, entry: Decimal, quantity: Decimal
 ) -> ProtectivePrices:

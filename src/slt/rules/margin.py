@@ -127,12 +127,15 @@ def max_leverage_within_stop(
             f"stop {stop_price}, entry {entry_price}"
         )
     table = _table_of(rules.brackets)
+    # The products in CALC by its own methods, the same Decimals as under localcontext(CALC):
+    # when even the cap clears (most entries) the context is never switched.
+    mul = CALC.multiply
+    limit = CALC.subtract(stop_price, mul(mul(side, buffer_pct), entry_price))
+    entry_notional = mul(quantity, entry_price)
+    upper = min(cap, rules.max_leverage_for(entry_notional))
+    if clears_up_to(table, side, quantity, entry_price, limit, upper):
+        return upper
     with localcontext(CALC):
-        limit = stop_price - side * buffer_pct * entry_price
-        entry_notional = quantity * entry_price
-        upper = min(cap, rules.max_leverage_for(entry_notional))
-        if clears_up_to(table, side, quantity, entry_price, limit, upper):
-            return upper
         probe = StopProbe(table, side, quantity, entry_price, entry_notional, limit, upper)
         settled = probe.settled()
         if settled is not None:
