@@ -173,15 +173,17 @@ class Engine:
             check_drawdown(cfg, roll_day(tx.protections, tx.time_ms, equity), equity)
         )
 
+        now_ms = tx.time_ms
+        rules_of = self.rules.get
         for i, bar in held:
             open_pos = tx.positions[i]
             if open_pos.closing_reason is not None:
                 continue
-            reason = close_exit_reason(cfg, open_pos, bar.candle.close, bar.signal, tx.time_ms)
+            reason = close_exit_reason(cfg, open_pos, bar.candle.close, bar.signal, now_ms)
             if reason is not None:
                 tx.exit(open_pos, reason)
                 continue
-            stop = trailed_stop(cfg, self.rules.get(open_pos.symbol), open_pos)
+            stop = trailed_stop(cfg, rules_of(open_pos.symbol), open_pos)
             if stop is not None:
                 tx.move_stop(open_pos, stop, _TRAILING_STOP)
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from slt.config import FeeConfig, RiskConfig
 from slt.domain import OrderPurpose, OrderType, RejectReason, Side, Signal
-from slt.domain.numbers import as_decimal
+from slt.domain.numbers import as_decimal, as_float, remembered_float
 from slt.engine.state import PendingEntry
 from slt.engine.tx import Tx
 from slt.risk.exits import stop_factor
@@ -17,6 +17,8 @@ from slt.rules import Rounding, SymbolRules, check_order, trading_fee
 from slt.rules.fees import COMMISSION_QUANTUM
 
 _ZERO = Decimal(0)
+_QUANTUM_F = float(COMMISSION_QUANTUM)
+_TOLERANCE = 1e-9
 _SIDES = {1: Side.LONG, -1: Side.SHORT}  # a dict read: calling the enum costs several times more
 # read from globals: a member read from its class costs more, and every entry asks
 _ENTRY = OrderPurpose.ENTRY
@@ -90,30 +92,32 @@ def enter(
     # the fee half up to 8 decimals, so it may be up to half a quantum above notional × rate.
     # The exact free margin is summed only when it may be the smaller of the two (rarely).
     share = cfg.max_margin_fraction * equity
-    cap = Decimal(repr(share))
-    budget = cap if tx.free_margin_above(share) else min(tx.free_margin(), cap)
-    budget = max(_ZERO, budget - COMMISSION_QUANTUM)
-    per_unit = entry / leverage + entry * taker
-    if qty * per_unit > budget:
-        qty = rules.round_qty(budget / per_unit, Rounding.DOWN, market=True)
-        check = check_order(
-            rules,
-            side=int(side),
-            order_type="MARKET",
-            quantity=qty,
-            price=None,
-            mark_price=entry,
-        )
-        if not check.ok or check.quantity is None:
-            return _refuse(
-                tx,
-                signal,
-                RejectReason.INSUFFICIENT_MARGIN,
-                -2019,
-                f"margin available for {signal.symbol} ({budget:.2f} USDT) is too small "
-                f"for a valid order ({check.reason})",
+    above = tx.free_margin_above(share)
+    if not (above and _clearly_fits(qty, price, leverage, fees.taker_rate, share)):
+        cap = Decimal(repr(share))
+        budget = cap if above else min(tx.free_margin(), cap)
+        budget = max(_ZERO, budget - COMMISSION_QUANTUM)
+        per_unit = entry / leverage + entry * taker
+        if qty * per_unit > budget:
+            qty = rules.round_qty(budget / per_unit, Rounding.DOWN, market=True)
+            check = check_order(
+                rules,
+                side=int(side),
+                order_type="MARKET",
+                quantity=qty,
+                price=None,
+                mark_price=entry,
             )
-        qty = check.quantity
+            if not check.ok or check.quantity is None:
+                return _refuse(
+                    tx,
+                    signal,
+                    RejectReason.INSUFFICIENT_MARGIN,
+                    -2019,
+                    f"margin available for {signal.symbol} ({budget:.2f} USDT) is too small "
+                    f"for a valid order ({check.reason})",
+                )
+            qty = check.quantity
     # positional, in the parameters' and PendingEntry's field order: keywords cost more
     order = tx.new_order(_ENTRY, signal.symbol, side, _MARKET, qty, None, False, False, leverage)
     tx.pending.append(
@@ -129,6 +133,21 @@ def enter(
         )
     )
     return True
+
+
+def _clearly_fits(
+    qty: Decimal, price: float, leverage: int, taker_rate: float, share: float
+) -> bool:
+    """True only when `qty × (entry / leverage + entry × taker) <= share − one quantum`, the
+    Decimal test `enter` makes against a budget of `share` (entry = as_decimal(price), taker =
+    as_decimal(taker_rate)), holds by far more than any rounding: the same sum in floats, with
+    a margin of 1e-9 of its magnitude. Each float is within a few units in the last place of its
+    Decimal (1e-15 relative), and the Decimal products and quotient are rounded at 28 digits.
+    False means "may not": the Decimal test decides (also for a NaN or an infinity)."""
+    q = remembered_float(qty) or as_float(qty)
+    cost = q * (price / leverage + price * taker_rate)
+    scale = abs(q * price) * (1.0 / leverage + abs(taker_rate)) + abs(share)
+    return cost < share - _QUANTUM_F - _TOLERANCE * scale
 
 
 def _refuse(tx: Tx, signal: Signal, reason: RejectReason, code: int, text: str) -> bool:

@@ -165,10 +165,21 @@ class Tx:
         self.commands.append(CancelOrder(order.symbol, cid))
 
     def cancel_symbol_orders(self, symbol: str, keep_exits: bool = False) -> None:
-        for o in [o for o in self.orders if o.symbol == symbol]:
-            if keep_exits and o.purpose is OrderPurpose.EXIT:
-                continue
-            self.cancel(o)
+        """`cancel` each of the symbol's orders (but exits, with `keep_exits`), in book order.
+        One pass over the book rather than one per order: client ids are unique, so the orders
+        kept are those that canceling each by its id would leave."""
+        kept: list[OrderRequest] = []
+        gone: list[OrderRequest] = []
+        for o in self.orders:
+            if o.symbol == symbol and not (keep_exits and o.purpose is _EXIT):
+                gone.append(o)
+            else:
+                kept.append(o)
+        if gone:
+            self.orders = kept
+            append = self.commands.append
+            for o in gone:
+                append(CancelOrder(o.symbol, o.client_id))
 
     def place_stop(self, symbol: str, side: Side, price: Decimal) -> OrderRequest:
         order = self.new_order(
@@ -197,9 +208,11 @@ class Tx:
         return order
 
     def move_stop(self, pos: Position, price: Decimal, reason: ExitReason) -> None:
-        old = next((o for o in self.orders if o.client_id == pos.stop_client_id), None)
-        if old is not None:
-            self.cancel(old)
+        cid = pos.stop_client_id
+        for old in self.orders:  # next(generator), written out
+            if old.client_id == cid:
+                self.cancel(old)
+                break
         order = self.place_stop(pos.symbol, pos.side, price)
         self.set_position(
             replace(pos, stop_price=price, stop_client_id=order.client_id, stop_reason=reason)

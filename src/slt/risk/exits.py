@@ -7,8 +7,9 @@ stop; time, emergency and signal-reversal exits are decided here at a candle clo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+
+import msgspec
 
 from slt.config import RiskConfig
 from slt.domain import ExitReason, Position, Side, Signal
@@ -21,10 +22,14 @@ _LONG = Side.LONG
 _UP = Rounding.UP
 _DOWN = Rounding.DOWN
 _SCREEN = 1e-9  # relative margin of trailed_stop's float test
+_TIME_EXIT = ExitReason.TIME_EXIT
+_EMERGENCY = ExitReason.EMERGENCY
 
 
-@dataclass(frozen=True, slots=True)
-class ProtectivePrices:
+class ProtectivePrices(msgspec.Struct, frozen=True, gc=False):
+    """A new position's stop, target and scale-out (level and quantity; None without one).
+    (A frozen struct rather than a dataclass: every entry fill builds one, and it builds faster.)"""
+
     stop: Decimal
     take_profit: Decimal
     partial: Decimal | None
@@ -89,11 +94,28 @@ def protective_prices(
 def close_exit_reason(
     cfg: RiskConfig, position: Position, close: float, signal: Signal | None, now_ms: int
 ) -> ExitReason | None:
-    """Exit decided at a candle close (or timer tick), in priority order; None to hold."""
+    """Exit decided at a candle close (or timer tick), in priority order; None to hold.
+
+    Asked per held position at every processed candle: `is_emergency(cfg, position, close)` is
+    written out here, the same test without a second call."""
     if now_ms - position.entry_time_ms >= cfg.max_hold_ms:
-        return ExitReason.TIME_EXIT
-    if is_emergency(cfg, position, close):
-        return ExitReason.EMERGENCY
+        return _TIME_EXIT
+    got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
+    e, q, m = position.entry_price, position.quantity, position.margin
+    entry = got(e) or as_float(e)
+    if -((got(q) or as_float(q)) * (close - entry) * int(position.side)) >= (
+        cfg.emergency_margin_loss * (got(m) or as_float(m))
+    ):
+        return _EMERGENCY
+    liq = position.liquidation_price
+    if liq is not None:
+        buffer = cfg.liquidation_buffer_pct * entry
+        if (
+            close <= (got(liq) or as_float(liq)) + buffer
+            if position.side is _LONG
+            else close >= (got(liq) or as_float(liq)) - buffer
+        ):
+            return _EMERGENCY
     if cfg.signal_reversal_exit and signal is not None and signal.direction == -int(position.side):
         return ExitReason.SIGNAL_REVERSAL
     return None
