@@ -15,6 +15,8 @@ from slt.risk.sizing import target_quantity
 from slt.risk.stats import trade_stats
 from slt.rules import Rounding, SymbolRules, check_order, trading_fee
 from slt.rules.fees import COMMISSION_QUANTUM
+from slt.rules.orders_fast import MARKET as _MARKET_NAME
+from slt.rules.orders_fast import quick_check
 
 _ZERO = Decimal(0)
 _QUANTUM_F = float(COMMISSION_QUANTUM)
@@ -57,15 +59,23 @@ def enter(
     qty = min(Decimal(repr(qty_f)), rules.market_max_qty)
     max_qty = Decimal(repr(max_f))
     # The risk budget may allow a bump to min notional; leverage is chosen for the final size.
-    check = check_order(
-        rules,
-        side=int(side),
-        order_type="MARKET",
-        quantity=qty,
-        price=None,
-        mark_price=entry,
-        max_quantity=max_qty,
+    # check_order's own fast path first, as check_order takes it once its arguments pass (a
+    # positive mark, a budget not below zero); anything else goes through check_order itself
+    check = (
+        quick_check(rules, int(side), _MARKET_NAME, qty, None, entry, False, False, True)
+        if entry > _ZERO and max_qty >= _ZERO
+        else None
     )
+    if check is None:
+        check = check_order(
+            rules,
+            side=int(side),
+            order_type="MARKET",
+            quantity=qty,
+            price=None,
+            mark_price=entry,
+            max_quantity=max_qty,
+        )
     if not check.ok or check.quantity is None:
         return _refuse(tx, signal, RejectReason.MIN_NOTIONAL, check.code, check.reason)
     qty = check.quantity

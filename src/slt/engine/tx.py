@@ -252,18 +252,25 @@ class Tx:
             )
             self.set_position(rest)
             return rest
-        self._close_trade(cfg, replace(pos, exits=(*pos.exits, leg)), pnl, fee, reason)
+        self._close_trade(cfg, pos, (*pos.exits, leg), pnl, fee, reason)
         return None
 
     def _close_trade(
-        self, cfg: RiskConfig, pos: Position, pnl: Decimal, fee: Decimal, reason: ExitReason
+        self,
+        cfg: RiskConfig,
+        pos: Position,
+        exits: tuple[ExitLeg, ...],
+        pnl: Decimal,
+        fee: Decimal,
+        reason: ExitReason,
     ) -> None:
+        """Record the trade `pos` made, closed by its last fill: `exits` are its legs with that
+        fill's (passed on their own rather than in a copy of the position)."""
         self.drop_position(pos.symbol)
         self.cancel_symbol_orders(pos.symbol)
         gross = pos.realized_pnl + pnl
         fees = pos.fees + fee
         net = gross - fees - pos.funding
-        exits = pos.exits
         if len(exits) > 1:  # a volume-weighted average of several legs, kept to 8 decimals
             closed = sum([leg.quantity for leg in exits], Decimal(0))
             value = sum([leg.quantity * leg.price for leg in exits], Decimal(0))
@@ -288,7 +295,7 @@ class Tx:
             net,  # net_pnl
             float(net / entry_notional),  # return_pct
             reason,  # exit_reason
-            pos.exits,
+            exits,
             pos.expected_return,
             pos.confidence,
             pos.source,
