@@ -57,16 +57,16 @@ def enter(
     # Above the market lot's maxQty the exchange refuses the order (-4005); a smaller
     # position than the risk budget allows is one a trader accepts, so the size is capped.
     qty = min(Decimal(repr(qty_f)), rules.market_max_qty)
-    max_qty = Decimal(repr(max_f))
     # The risk budget may allow a bump to min notional; leverage is chosen for the final size.
     # check_order's own fast path first, as check_order takes it once its arguments pass (a
     # positive mark, a budget not below zero); anything else goes through check_order itself
     check = (
         quick_check(rules, int(side), _MARKET_NAME, qty, None, entry, False, False, True)
-        if entry > _ZERO and max_qty >= _ZERO
+        if entry > _ZERO and max_f >= 0.0  # max_qty = Decimal(repr(max_f)) >= 0, told in floats
         else None
     )
     if check is None:
+        max_qty = Decimal(repr(max_f))  # needed only here, to bump up to min notional
         check = check_order(
             rules,
             side=int(side),

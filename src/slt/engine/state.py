@@ -153,4 +153,8 @@ def _reserved(pending: Sequence[PendingEntry]) -> list[Decimal]:
 
 def active_count_of(positions: Sequence[Position], pending: Sequence[PendingEntry]) -> int:
     """Positions that are staying (not being closed) plus entries in flight."""
-    return sum(1 for p in positions if p.closing_reason is None) + len(pending)
+    count = len(pending)
+    for p in positions:  # sum() over a generator, written out: asked for every signal
+        if p.closing_reason is None:
+            count += 1
+    return count

@@ -33,16 +33,16 @@ def _check_side(side: int) -> None:
 
 def notional(quantity: Decimal, price: Decimal) -> Decimal:
     """Position value |quantity| × price; a magnitude, as the bracket and margin formulas use it."""
-    with localcontext(CALC):
-        return abs(quantity) * price
+    return CALC.multiply(CALC.abs(quantity), price)  # in CALC, without switching context
 
 
 def initial_margin(notional: Decimal, leverage: int) -> Decimal:
     """Collateral Binance locks for this notional at this leverage: |notional| / leverage."""
     if leverage < 1:
         raise ValueError(f"leverage must be an integer >= 1, got {leverage}")
-    with localcontext(CALC):
-        return abs(notional) / leverage
+    # in CALC by its own methods: the same Decimal as under localcontext(CALC), without
+    # switching context (the simulated venue asks at every entry)
+    return CALC.divide(CALC.abs(notional), leverage)
 
 
 def entry_cost(notional: Decimal, leverage: int, taker_rate: Decimal) -> Decimal:
@@ -56,8 +56,7 @@ def entry_cost(notional: Decimal, leverage: int, taker_rate: Decimal) -> Decimal
 def maintenance_margin(rules: SymbolRules, notional: Decimal) -> Decimal:
     """|notional| × MMR − cum of the bracket containing the notional; continuous in the notional."""
     bracket = rules.bracket_for(notional)
-    with localcontext(CALC):
-        return abs(notional) * bracket.maint_margin_ratio - bracket.cum
+    return CALC.subtract(CALC.multiply(CALC.abs(notional), bracket.maint_margin_ratio), bracket.cum)
 
 
 def isolated_liquidation_price(
