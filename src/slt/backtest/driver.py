@@ -182,6 +182,11 @@ def run_backtest(
     # the run's venue and marks never change: their per-candle methods and dicts, looked up once
     marks, on_open, on_range = run.marks, run.venue.on_open, run.venue.on_range
     levels, held_at_venue, queued = run.venue.levels, run.venue.positions, run.venue.market
+    # the processed steps, their equity and those with a position (the skipped ones are in quiet)
+    done: list[int] = []
+    done_equity: list[float] = []
+    held: list[int] = []
+    done_append, equity_append, held_append = done.append, done_equity.append, held.append
     g = 0
     while g < n_steps:
         if skip_quiet:
@@ -270,11 +275,16 @@ def run_backtest(
                 tl = waker.tl = tl.with_signals(signals, after=g)
                 signal_steps = tl.signal_steps
         st = run.state
-        # run.equity(), its memo read inline (the waker asked for this state before, mostly)
-        equity[g] = run._equity if run._equity_of is st else run.equity()
-        in_market[g] = bool(st.positions)
+        # run.equity(), its memo read inline (the waker asked for this state before, mostly);
+        # kept in lists and written to the arrays in one go after the loop
+        done_append(g)
+        equity_append(run._equity if run._equity_of is st else run.equity())
+        if st.positions:
+            held_append(g)
         g += 1
 
+    equity[np.array(done, dtype=np.intp)] = done_equity
+    in_market[np.array(held, dtype=np.intp)] = True
     quiet.fill(tl.close_grid, equity, in_market)
     end_ms = tl.times.item(-1) + step_ms
     _flatten(run, end_ms, {s: float(series[s].close[-1]) for s in symbols})

@@ -90,8 +90,11 @@ class Waker:
         run = self.run
         state = run.state
         venue = run.venue
-        if state.pending or any(venue.market.values()):
+        if state.pending:
             return g
+        for queued in venue.market.values():  # any(), written out
+            if queued:
+                return g
         tl = self.tl
         nxt = self._next_signal(bisect.bisect_left(tl.signal_order, g))
         due = self.learner.due_ms() if self.learner is not None else None
@@ -113,7 +116,9 @@ class Waker:
         if p.halted or p.day_start_equity <= 0:
             return self._positions_wake(g, nxt, None)[0]
         floor = p.day_start_equity * (1 - self.risk.daily_drawdown_halt)
-        headroom = max(0.0, run.equity() - floor) / len(state.positions)
+        # run.equity(), its memo read inline (asked again by the driver for the same state)
+        equity = run._equity if run._equity_of is state else run.equity()
+        headroom = max(0.0, equity - floor) / len(state.positions)
         wake, split_woke = self._positions_wake(g, nxt, headroom)
         if not split_woke:
             return wake

@@ -35,16 +35,17 @@ class SignalColumns:
         )
 
     def signal(self, symbol: str, time_ms: int, i: int, source: str) -> Signal | None:
-        d = int(self.direction[i])
+        # .item(i) gives the Python number directly, without a numpy scalar to convert
+        d = int(self.direction.item(i))
         if d == 0:
             return None
         return Signal(
             symbol,
             time_ms,
             d,
-            float(self.expected_return[i]),
-            float(self.confidence[i]),
-            float(self.atr_pct[i]),
+            float(self.expected_return.item(i)),
+            float(self.confidence.item(i)),
+            float(self.atr_pct.item(i)),
             source,
         )
 
