@@ -228,7 +228,14 @@ def run_backtest(
                 o, h, lo, c, v = readers[s]
                 candles.append(Candle(s, t_open, close_time, o(r), h(r), lo(r), c(r), v(r)))
         for candle in candles:
-            marks[candle.symbol] = candle.open
+            sym = candle.symbol
+            marks[sym] = candle.open
+            # on_open's own tests, without the call: with no funding due on the symbol and no
+            # market order queued for it (not even an empty queue to pop) it returns nothing
+            if sym not in queued:
+                vpos = held_at_venue.get(sym)
+                if vpos is None or candle.open_time < vpos.next_funding_ms:
+                    continue
             events = on_open(candle)
             if events:
                 run.feed(events)

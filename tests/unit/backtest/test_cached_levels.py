@@ -50,14 +50,26 @@ def test_cached_levels_equal_fresh_ones(
         checked["venue"] += 1
         return got
 
+    def check_cache(venue: SimulatedVenue) -> None:
+        # the driver reads the cached levels directly to skip on_range: all must be current
+        for symbol, got in venue.levels.items():
+            assert got == fresh_levels(venue, symbol)
+            checked["cache"] += 1
+
     opened = SimulatedVenue.on_open
 
     def venue_open(self: SimulatedVenue, candle: Candle) -> list[Event]:
-        # the driver reads the cached levels directly to skip on_range: all must be current
-        for symbol, got in self.levels.items():
-            assert got == fresh_levels(self, symbol)
-            checked["cache"] += 1
+        check_cache(self)
         return opened(self, candle)
+
+    # The driver calls on_open only when it has something to do (funding due, an order
+    # queued), so the cache is also checked at every wake-up, before each processed step's
+    # candles: whatever the venue does at the open drops the levels it changes.
+    next_step = waker_module.Waker.next_step
+
+    def waker_next_step(self: waker_module.Waker, g: int) -> int:
+        check_cache(self.run.venue)
+        return next_step(self, g)
 
     cached_waker: Callable[[waker_module.Waker, Position], tuple[float, float]]
     cached_waker = waker_module.Waker._close_wake_levels
@@ -70,6 +82,7 @@ def test_cached_levels_equal_fresh_ones(
 
     monkeypatch.setattr(SimulatedVenue, "trigger_levels", venue_levels)
     monkeypatch.setattr(SimulatedVenue, "on_open", venue_open)
+    monkeypatch.setattr(waker_module.Waker, "next_step", waker_next_step)
     monkeypatch.setattr(waker_module.Waker, "_close_wake_levels", waker_levels)
     settings = load_settings(risk=risk)
     result = run_backtest(sample, EmaAtrBaseline(settings.baseline), settings, rules)
