@@ -99,15 +99,34 @@ def equity_of(balance: Decimal, positions: Sequence[Position]) -> float:
 
     The answer for the very same balance object and position objects, in the same order, is
     the last one computed: they are immutable, so the sum would be the same float. Identity
-    only (no value is compared); the memo holds them, so no id is reused while it does."""
+    only (no value is compared); the memo holds them, so no id is reused while it does.
+
+    A position replaced by one with the same quantity, entry price, mark and side objects (a
+    moved stop, a closing reason set) has the same PnL term, so the answer stands for it too:
+    a candle close that moves a stop would otherwise miss when the driver records the curve."""
+    global _LAST_EQUITY
     last_balance, last_key, last_value = _LAST_EQUITY
-    if (
-        last_balance is balance
-        and len(last_key) == len(positions)
-        and all(map(_is, last_key, positions))  # the identity test per position, in C
-    ):
-        return last_value
+    if last_balance is balance and len(last_key) == len(positions):
+        if all(map(_is, last_key, positions)):  # the identity test per position, in C
+            return last_value
+        if _same_terms(last_key, positions):
+            _LAST_EQUITY = (balance, tuple(positions), last_value)
+            return last_value
     return marked_equity(balance, positions)
+
+
+def _same_terms(before: Sequence[Position], now: Sequence[Position]) -> bool:
+    """True when every position's PnL term is computed from the very same objects (identity:
+    the memo holds the earlier positions, so their fields' ids are not reused)."""
+    for p, q in zip(before, now, strict=True):
+        if (
+            p.quantity is not q.quantity
+            or p.entry_price is not q.entry_price
+            or p.mark_price is not q.mark_price
+            or p.side is not q.side
+        ):
+            return False
+    return True
 
 
 def marked_equity(balance: Decimal, positions: Sequence[Position]) -> float:
