@@ -71,7 +71,12 @@ def _tracks(state: EngineState, client_id: str) -> bool:
     for o in state.orders:
         if o.client_id == client_id:
             return True
-    return any(p.order.client_id == client_id for p in state.pending)
+    # any() of a generator, written out: every cancel the venue reports asks, and the loop
+    # builds no generator
+    for p in state.pending:  # noqa: SIM110
+        if p.order.client_id == client_id:
+            return True
+    return False
 
 
 class Engine:
@@ -262,7 +267,8 @@ class Engine:
             reason = pos.closing_reason or ExitReason.SIGNAL_REVERSAL
         else:
             reason = _FILL_REASON[purpose]
-        qty = min(fill.quantity, pos.quantity)
+        # min(fill.quantity, pos.quantity), written out: the same object, without a call
+        qty = pos.quantity if pos.quantity < fill.quantity else fill.quantity
         if order is not None and (order.close_position or order.quantity == qty):
             tx.orders = [o for o in tx.orders if o.client_id != order.client_id]
         rest = tx.reduce(self.risk, pos, qty, fill.price, fill.fee, reason)

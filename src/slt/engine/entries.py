@@ -56,7 +56,9 @@ def enter(
     # the budget (rounding first would turn a small size into 0 and lose that chance).
     # Above the market lot's maxQty the exchange refuses the order (-4005); a smaller
     # position than the risk budget allows is one a trader accepts, so the size is capped.
-    qty = min(Decimal(repr(qty_f)), rules.market_max_qty)
+    qty = Decimal(repr(qty_f))
+    if rules.market_max_qty < qty:  # min(qty, market_max_qty), written out
+        qty = rules.market_max_qty
     # The risk budget may allow a bump to min notional; leverage is chosen for the final size.
     # check_order's own fast path first, as check_order takes it once its arguments pass (a
     # positive mark, a budget not below zero); anything else goes through check_order itself

@@ -211,14 +211,18 @@ def close_wake_levels(
     liq = position.liquidation_price
     if liq is not None:
         guard = (got(liq) or as_float(liq)) + side * cfg.liquidation_buffer_pct * entry
-        emergency = max(emergency, guard) if side > 0 else min(emergency, guard)
+        # max()/min() written out here and below: the same float (NaN included), no call
+        if (guard > emergency) if side > 0 else (guard < emergency):
+            emergency = guard
     stop_next = (got(s) or as_float(s)) + side * (got(t) or as_float(t))
     if side > 0:
-        trail = max(
-            entry * (1 + cfg.trailing_activation_pct), stop_next / (1 - cfg.trailing_distance_pct)
-        )
+        trail = entry * (1 + cfg.trailing_activation_pct)
+        trailed = stop_next / (1 - cfg.trailing_distance_pct)
+        if trailed > trail:
+            trail = trailed
         return emergency * (1 + _EARLY), trail * (1 - _EARLY)
-    trail = min(
-        entry * (1 - cfg.trailing_activation_pct), stop_next / (1 + cfg.trailing_distance_pct)
-    )
+    trail = entry * (1 - cfg.trailing_activation_pct)
+    trailed = stop_next / (1 + cfg.trailing_distance_pct)
+    if trailed < trail:
+        trail = trailed
     return trail * (1 + _EARLY), emergency * (1 - _EARLY)

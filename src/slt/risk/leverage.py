@@ -19,8 +19,12 @@ def desired_leverage(cfg: RiskConfig, stats: TradeStats, confidence: float) -> i
     if stats.trades < cfg.kelly_min_trades:
         wr_factor = 0.5
     else:
-        wr_factor = min(1.0, max(0.0, (stats.win_rate - 0.3) / 0.4))
-    score = max(0.0, min(1.0, confidence)) * wr_factor
+        # min(1.0, max(0.0, x)) written out (the same float, NaN included): asked per entry
+        x = (stats.win_rate - 0.3) / 0.4
+        x = x if x > 0.0 else 0.0
+        wr_factor = x if x < 1.0 else 1.0
+    c = confidence if confidence < 1.0 else 1.0
+    score = (c if c > 0.0 else 0.0) * wr_factor
     return cfg.min_leverage + int((cfg.max_leverage - cfg.min_leverage) * score)
 
 
@@ -47,4 +51,6 @@ def choose_leverage(
     )
     if safe <= 0:
         return 0
-    return max(1, min(desired_leverage(cfg, stats, confidence), safe))
+    wanted = desired_leverage(cfg, stats, confidence)
+    wanted = safe if safe < wanted else wanted  # max(1, min(wanted, safe)), written out
+    return wanted if wanted > 1 else 1

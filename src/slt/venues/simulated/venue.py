@@ -284,7 +284,8 @@ class SimulatedVenue:
         if order.close_position or order.reduce_only:
             if pos is None or pos.side == side:
                 return [OrderCanceled(order.symbol, order.client_id, time_ms)]
-            qty = pos.quantity if qty is None else min(qty, pos.quantity)
+            # min(qty, pos.quantity), written out: the same object, without a call
+            qty = pos.quantity if qty is None or pos.quantity < qty else qty
         assert qty is not None
         self._touch(order.symbol)
         price = self._slipped(rules, raw_price, side)
@@ -302,7 +303,7 @@ class SimulatedVenue:
             pos.margin = total * pos.entry_price / pos.leverage
             pos.liquidation_price = self._liq(rules, pos)
         else:
-            closed = min(qty, pos.quantity)
+            closed = pos.quantity if pos.quantity < qty else qty  # min(), written out
             self.balance += pos.side * closed * (price - pos.entry_price)
             if closed == pos.quantity:
                 del self.positions[order.symbol]
