@@ -13,7 +13,7 @@ from slt.risk.exits import stop_factor
 from slt.risk.leverage import choose_leverage
 from slt.risk.sizing import target_quantity
 from slt.risk.stats import trade_stats
-from slt.rules import Rounding, SymbolRules, check_order, trading_fee
+from slt.rules import OrderCheck, Rounding, SymbolRules, check_order, trading_fee
 from slt.rules.fees import COMMISSION_QUANTUM
 from slt.rules.orders_fast import MARKET as _MARKET_NAME
 from slt.rules.orders_fast import quick_check
@@ -68,16 +68,8 @@ def enter(
         else None
     )
     if check is None:
-        max_qty = Decimal(repr(max_f))  # needed only here, to bump up to min notional
-        check = check_order(
-            rules,
-            side=int(side),
-            order_type="MARKET",
-            quantity=qty,
-            price=None,
-            mark_price=entry,
-            max_quantity=max_qty,
-        )
+        # the budget as a Decimal is needed only here, to bump up to min notional
+        check = _market_check(rules, int(side), qty, entry, Decimal(repr(max_f)))
     if not check.ok or check.quantity is None:
         return _refuse(tx, signal, RejectReason.MIN_NOTIONAL, check.code, check.reason)
     qty = check.quantity
@@ -112,14 +104,7 @@ def enter(
         per_unit = entry / leverage + entry * taker
         if qty * per_unit > budget:
             qty = rules.round_qty(budget / per_unit, Rounding.DOWN, market=True)
-            check = check_order(
-                rules,
-                side=int(side),
-                order_type="MARKET",
-                quantity=qty,
-                price=None,
-                mark_price=entry,
-            )
+            check = _market_check(rules, int(side), qty, entry)
             if not check.ok or check.quantity is None:
                 return _refuse(
                     tx,
@@ -160,6 +145,26 @@ def _clearly_fits(
     cost = q * (price / leverage + price * taker_rate)
     scale = abs(q * price) * (1.0 / leverage + abs(taker_rate)) + abs(share)
     return cost < share - _QUANTUM_F - _TOLERANCE * scale
+
+
+def _market_check(
+    rules: SymbolRules,
+    side: int,
+    qty: Decimal,
+    entry: Decimal,
+    max_quantity: Decimal | None = None,
+) -> OrderCheck:
+    """The full check of a MARKET entry of `qty` at about `entry` (repairing where a trader
+    would accept it, bumping up to min notional only within `max_quantity`)."""
+    return check_order(
+        rules,
+        side=side,
+        order_type="MARKET",
+        quantity=qty,
+        price=None,
+        mark_price=entry,
+        max_quantity=max_quantity,
+    )
 
 
 def _refuse(tx: Tx, signal: Signal, reason: RejectReason, code: int, text: str) -> bool:
