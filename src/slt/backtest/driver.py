@@ -182,6 +182,7 @@ def run_backtest(
     # the run's venue and marks never change: their per-candle methods and dicts, looked up once
     marks, on_open, on_range = run.marks, run.venue.on_open, run.venue.on_range
     levels, held_at_venue, queued = run.venue.levels, run.venue.positions, run.venue.market
+    active_symbols = run.venue.active_symbols
     # the processed steps, their equity and those with a position (the skipped ones are in quiet)
     done: list[int] = []
     done_equity: list[float] = []
@@ -203,12 +204,8 @@ def run_backtest(
         signalled = signal_steps.get(g, ())
         if skip_quiet:
             # Symbols the engine or venue holds something on (a position, an order): their
-            # candles must be seen. The venue's active_symbols(), written out, then the engine's.
-            wanted = set(held_at_venue)
-            if queued:
-                for s, orders in queued.items():
-                    if orders:
-                        wanted.add(s)
+            # candles must be seen.
+            wanted = active_symbols()
             st = run.state
             for p in st.positions:
                 wanted.add(p.symbol)

@@ -41,7 +41,7 @@ from slt.risk.exits import (
     trailed_stop,
 )
 from slt.risk.portfolio import rotation_victim, signal_strength
-from slt.risk.protections import update_protections
+from slt.risk.protections import check_drawdown, entries_allowed, roll_day
 from slt.rules import ErrorCode, ExchangeRules, isolated_liquidation_price
 
 replace = msgspec.structs.replace
@@ -174,7 +174,7 @@ class Engine:
                     held.append((i, bar))
         # re-marked positions are new objects, so the equity memo would miss: computed directly
         equity = marked_equity(tx.balance, positions) if held else tx.equity()
-        protections = update_protections(cfg, tx.protections, tx.time_ms, equity)
+        protections = check_drawdown(cfg, roll_day(tx.protections, tx.time_ms, equity), equity)
         if protections is not tx.protections:  # the same object would change nothing
             tx.set_protections(protections)
 
@@ -192,9 +192,8 @@ class Engine:
             if stop is not None:
                 tx.move_stop(open_pos, stop, _TRAILING_STOP)
 
-        protections = tx.protections
-        if protections.halted or now_ms < protections.cooldown_until_ms:
-            return  # not entries_allowed(protections, now_ms), written out
+        if not entries_allowed(tx.protections, now_ms):
+            return
         # a list comprehension written out: most closes have no signal, and no frame is made
         signals: list[tuple[Signal, float]] = []
         for b in event.bars:

@@ -94,28 +94,11 @@ def protective_prices(
 def close_exit_reason(
     cfg: RiskConfig, position: Position, close: float, signal: Signal | None, now_ms: int
 ) -> ExitReason | None:
-    """Exit decided at a candle close (or timer tick), in priority order; None to hold.
-
-    Asked per held position at every processed candle: `is_emergency(cfg, position, close)` is
-    written out here, the same test without a second call."""
+    """Exit decided at a candle close (or timer tick), in priority order; None to hold."""
     if now_ms - position.entry_time_ms >= cfg.max_hold_ms:
         return _TIME_EXIT
-    got = remembered_float  # `got(v) or as_float(v)` is `as_float(v)` without a call
-    e, q, m = position.entry_price, position.quantity, position.margin
-    entry = got(e) or as_float(e)
-    if -((got(q) or as_float(q)) * (close - entry) * int(position.side)) >= (
-        cfg.emergency_margin_loss * (got(m) or as_float(m))
-    ):
+    if is_emergency(cfg, position, close):
         return _EMERGENCY
-    liq = position.liquidation_price
-    if liq is not None:
-        buffer = cfg.liquidation_buffer_pct * entry
-        if (
-            close <= (got(liq) or as_float(liq)) + buffer
-            if position.side is _LONG
-            else close >= (got(liq) or as_float(liq)) - buffer
-        ):
-            return _EMERGENCY
     if cfg.signal_reversal_exit and signal is not None and signal.direction == -int(position.side):
         return ExitReason.SIGNAL_REVERSAL
     return None

@@ -26,18 +26,6 @@ def roll_day(p: Protections, now_ms: int, equity: float) -> Protections:
     return msgspec.structs.replace(p, day_start_ms=day, day_start_equity=equity, halted=False)
 
 
-def update_protections(cfg: RiskConfig, p: Protections, now_ms: int, equity: float) -> Protections:
-    """`check_drawdown(cfg, roll_day(p, now_ms, equity), equity)`: the protections after a candle
-    close. Most closes fall in the same UTC day without a halt to set, and get `p` itself back
-    from a written-out test of that case; any other goes through the two functions."""
-    start = p.day_start_equity
-    if now_ms - now_ms % DAY_MS == p.day_start_ms and (
-        p.halted or start <= 0 or (start - equity) / start < cfg.daily_drawdown_halt
-    ):
-        return p
-    return check_drawdown(cfg, roll_day(p, now_ms, equity), equity)
-
-
 def check_drawdown(cfg: RiskConfig, p: Protections, equity: float) -> Protections:
     """Halt new entries for the rest of the UTC day once equity fell `daily_drawdown_halt` below
     the day's starting equity."""

@@ -54,35 +54,24 @@ class TradeStats:
         return f"TradeStats(trades={self.trades}, win_rate={self.win_rate}, payoff={self.payoff})"
 
 
-_LAST: list[tuple[tuple[float, ...], TradeStats, int]] = []
+_LAST: list[tuple[tuple[float, ...], TradeStats]] = []
 
 
 def trade_stats(returns: tuple[float, ...]) -> TradeStats:
     """Stats of `returns`; the last answer is kept for the same tuple (the engine's recent
-    returns change only when a trade closes, but every entry asks).
-
-    A closed trade makes the new tuple the last one with one return appended (and, once the
-    lookback is full, the oldest dropped): the wins are then counted from the last count, the
-    same integer a full count gives, so the win rate is the same float."""
-    if _LAST:
-        last, stats, wins = _LAST[0]
-        if last is returns:
-            return stats
-        n = len(returns)
-        if n and n == len(last) + 1 and returns[:-1] == last:
-            wins += returns[-1] > 0
-            return _remember(returns, wins)
-        if n and n == len(last) and returns[:-1] == last[1:]:
-            wins += (returns[-1] > 0) - (last[0] > 0)
-            return _remember(returns, wins)
-    return _remember(returns, len([r for r in returns if r > 0]))
-
-
-def _remember(returns: tuple[float, ...], wins: int) -> TradeStats:
-    n = len(returns)
-    stats = TradeStats(n, wins / n, None, returns) if n else TradeStats(0, 0.0, 0.0)
-    _LAST[:] = [(returns, stats, wins)]
+    returns change only when a trade closes, but every entry asks)."""
+    if _LAST and _LAST[0][0] is returns:
+        return _LAST[0][1]
+    stats = _trade_stats(returns)
+    _LAST[:] = [(returns, stats)]
     return stats
+
+
+def _trade_stats(returns: tuple[float, ...]) -> TradeStats:
+    n = len(returns)
+    if n == 0:
+        return TradeStats(0, 0.0, 0.0)
+    return TradeStats(n, len([r for r in returns if r > 0]) / n, None, returns)
 
 
 def _payoff(returns: tuple[float, ...]) -> float:

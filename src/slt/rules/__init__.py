@@ -10,7 +10,7 @@ from slt.rules.bundled import bundled_rules
 from slt.rules.codes import ErrorCode
 from slt.rules.exchange import ExchangeRules, UnknownSymbolError, load_exchange_rules
 from slt.rules.fees import DEFAULT_MAKER_RATE, DEFAULT_TAKER_RATE, quantize_amount, trading_fee
-from slt.rules.funding import funding_payment, funding_times
+from slt.rules.funding import funding_payment, funding_times, next_funding_time
 from slt.rules.margin import (
     entry_cost,
     initial_margin,
@@ -53,6 +53,7 @@ __all__ = [
     "load_exchange_rules",
     "maintenance_margin",
     "max_leverage_within_stop",
+    "next_funding_time",
     "notional",
     "parse_symbol_rules",
     "quantize_amount",

@@ -22,15 +22,26 @@ def funding_times(start_ms: int, end_ms: int, interval_hours: int = 8) -> list[i
     Settlements are aligned to 00:00 UTC: 00:00/08:00/16:00 for the default 8 hours. The interval
     must divide 24 so every day has the same schedule (Binance uses 1, 2, 4 and 8 hours).
     """
+    if end_ms <= start_ms:
+        _check_interval(interval_hours)
+        return []
+    first = next_funding_time(start_ms, interval_hours)
+    return list(range(first, end_ms + 1, interval_hours * HOUR_MS))
+
+
+def next_funding_time(time_ms: int, interval_hours: int = 8) -> int:
+    """The first settlement strictly after `time_ms` (UTC ms), on `funding_times`' schedule.
+    One division: it is asked at every position opened and every mark-price update."""
+    _check_interval(interval_hours)
+    interval_ms = interval_hours * HOUR_MS
+    return (time_ms // interval_ms + 1) * interval_ms
+
+
+def _check_interval(interval_hours: int) -> None:
     if interval_hours < 1 or 24 % interval_hours != 0:
         raise ValueError(
             f"interval_hours must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {interval_hours}"
         )
-    if end_ms <= start_ms:
-        return []
-    interval_ms = interval_hours * HOUR_MS
-    first = (start_ms // interval_ms + 1) * interval_ms  # strictly after start_ms
-    return list(range(first, end_ms + 1, interval_ms))
 
 
 def funding_payment(*, side: int, quantity: Decimal, mark_price: Decimal, rate: Decimal) -> Decimal:

@@ -1,6 +1,6 @@
-"""`trade_stats` counts a closed trade's win from the previous answer instead of recounting the
-window: over any sequence of closed trades, growing and then sliding over a lookback, and with
-unrelated windows asked in between, every answer equals a full count."""
+"""`trade_stats` remembers its last answer: over any sequence of closed trades, growing and then
+sliding over a lookback, and with unrelated windows asked in between, every answer equals a
+full count."""
 
 from __future__ import annotations
 

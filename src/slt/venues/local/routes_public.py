@@ -34,7 +34,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from slt.rules import DEFAULT_MAKER_RATE, DEFAULT_TAKER_RATE, SymbolRules
+from slt.rules import DEFAULT_MAKER_RATE, DEFAULT_TAKER_RATE, SymbolRules, next_funding_time
 from slt.rules.bundled import EXCHANGE_INFO_FILE
 from slt.venues.local.clock import wall_ms
 from slt.venues.local.endpoints import Endpoint, Params, Security, fixed, with_symbol
@@ -53,7 +53,6 @@ from slt.venues.local.market_text import (
 
 FUNDING_RATE = Decimal("0.0001")
 INTEREST_RATE = Decimal("0.0001")
-FUNDING_INTERVAL_MS = 8 * 3_600_000
 DAY_MS = 86_400_000
 KLINES_DEFAULT_LIMIT = 500
 KLINES_MAX_LIMIT = 1500
@@ -263,7 +262,7 @@ async def ticker_price(ex: LocalExchange, params: Params) -> Any:
 
 def next_funding_ms(now_ms: int) -> int:
     """The next funding time (00:00, 08:00 or 16:00 UTC) strictly after `now_ms`."""
-    return (now_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+    return next_funding_time(now_ms)
 
 
 def _premium(ex: LocalExchange, symbol: str, now: int) -> dict[str, Any]:

@@ -40,7 +40,7 @@ import numpy as np
 import orjson
 
 from slt.domain.candle import INTERVAL_MS
-from slt.rules import funding_times
+from slt.rules import next_funding_time
 from slt.venues.local.market_text import Precision, precision_for
 from slt.venues.local.streams_payloads import (
     book_ticker_payload,
@@ -321,7 +321,7 @@ class StreamHub:
             return
         market = self.ex.market
         symbols = [spec.symbol] if spec.kind == "markPrice" else list(market.symbols)
-        nxt = funding_times(now, now + 8 * HOUR_MS)[0]
+        nxt = next_funding_time(now)
         rate = self.settings.funding_rate
         out = []
         for sym in symbols:

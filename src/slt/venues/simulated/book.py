@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from slt.domain import OrderRequest, OrderType
 from slt.domain.numbers import as_float, remembered_float
-from slt.rules.funding import HOUR_MS, funding_times
 
 _STOP_MARKET = OrderType.STOP_MARKET
 _ZERO = Decimal(0)
@@ -69,13 +68,3 @@ def reaches(price: float, level: Decimal, nearest: float, down: bool) -> bool:
     if price == nearest:
         return (price <= level) if down else (price >= level)
     return (price < nearest) if down else (price > nearest)
-
-
-def next_funding_ms(time_ms: int, interval_ms: int) -> int:
-    """The first funding settlement after `time_ms`: funding_times' first one, computed by one
-    division when the interval is a whole number of hours dividing the day (funding_times is
-    asked otherwise, and refuses the interval). A position opens at every entry fill."""
-    hours, rest = divmod(interval_ms, HOUR_MS)
-    if not rest and hours >= 1 and 24 % hours == 0:
-        return (time_ms // interval_ms + 1) * interval_ms
-    return funding_times(time_ms, time_ms + interval_ms, interval_ms // HOUR_MS)[0]

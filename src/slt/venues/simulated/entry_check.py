@@ -12,8 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from slt.domain import OrderRequest
-from slt.rules import SymbolRules, entry_cost, trading_fee
-from slt.rules.rounding import CALC
+from slt.rules import SymbolRules, entry_cost
 from slt.venues.simulated.book import VenuePosition
 
 Refusal = tuple[int, str]
@@ -38,12 +37,7 @@ def check_entry(
     allowed = rules.max_leverage_for((held + qty) * mark)
     if lev > allowed:
         return -2027, f"Leverage {lev}x is above the {allowed}x of the notional's bracket."
-    notional = qty * mark
-    if lev < 1:
-        return entry_cost(notional, lev, taker_rate)  # refuses the leverage (ValueError)
-    # entry_cost written out: initial_margin's |notional| / leverage in CALC, by the context's
-    # own methods instead of entering it, plus the fee; the sum in the caller's context, as there
-    cost = CALC.divide(CALC.abs(notional), lev) + trading_fee(notional, taker_rate)
+    cost = entry_cost(qty * mark, lev, taker_rate)
     if cost > available:
         return -2019, "Margin is insufficient."
     return cost

@@ -38,11 +38,12 @@ from slt.rules import (
     check_order,
     funding_payment,
     isolated_liquidation_price,
+    next_funding_time,
     quantize_amount,
     trading_fee,
 )
 from slt.rules.orders_fast import passes_as_sent
-from slt.venues.simulated.book import VenuePosition, next_funding_ms, reaches, trigger_levels_of
+from slt.venues.simulated.book import VenuePosition, reaches, trigger_levels_of
 from slt.venues.simulated.entry_check import check_entry
 
 _TYPE_NAMES = {t: t.value for t in OrderType}  # a dict read instead of the `value` property
@@ -71,6 +72,7 @@ class SimulatedVenue:
         # 1 + side × slippage per side, the same exact Decimals every fill would compute
         self._slip_factor = {s: 1 + s * self.slippage for s in (1, -1)}
         self.funding_rate = Decimal(repr(fees.funding_rate))
+        self.funding_hours = fees.funding_interval_hours
         self.funding_ms = fees.funding_interval_hours * 3_600_000
         self.market: dict[str, list[OrderRequest]] = {}
         self.resting: dict[str, list[OrderRequest]] = {}
@@ -326,7 +328,7 @@ class SimulatedVenue:
             leverage=lev,
             margin=qty * price / lev,
             liquidation_price=None,
-            next_funding_ms=next_funding_ms(time_ms, self.funding_ms),
+            next_funding_ms=next_funding_time(time_ms, self.funding_hours),
         )
         pos.liquidation_price = self._liq(rules, pos)
         self.positions[order.symbol] = pos
